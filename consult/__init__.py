@@ -1,0 +1,1 @@
+"""Django apps of the clinical workflow, one sub-package each."""
