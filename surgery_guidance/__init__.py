@@ -1,0 +1,1 @@
+"""Django app: telementoring sessions, annotation events, broadcasts, recordings."""

@@ -1,0 +1,1 @@
+"""Pure annotation schema, geometry, rasteriser and tracking (no Django, no asyncio)."""
