@@ -8,6 +8,7 @@ from config import views
 from consult.accounts import api as accounts_api
 from consult.ops import views as ops_views
 from consult.records.urls import api_urlpatterns as records_api
+from consult.scheduling.urls import api_urlpatterns as scheduling_api
 
 api_urlpatterns = [
     path("me/", accounts_api.MeView.as_view(), name="api-me"),
@@ -18,6 +19,7 @@ api_urlpatterns = [
         name="api-token",
     ),
     *records_api,
+    path("scheduling/", include((scheduling_api, "scheduling-api"))),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"
@@ -28,6 +30,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/", include("consult.accounts.urls")),
     path("patients/", include("consult.records.urls")),
+    path("schedule/", include("consult.scheduling.urls")),
     path("api/", include(api_urlpatterns)),
     path("healthz", ops_views.healthz, name="healthz"),
     path("metrics", ops_views.metrics, name="metrics"),

@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "channels",
     "consult.accounts",
     "consult.records",
+    "consult.scheduling",
+    "consult.rooms",
     "consult.ops",
 ]
 

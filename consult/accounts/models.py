@@ -190,3 +190,39 @@ class DeviceToken(models.Model):
         return self.revoked_at is None and (
             self.expires_at is None or self.expires_at > now
         )
+
+
+class Notification(models.Model):
+    """An in-app message to a user. No PHI: it links to where the details are."""
+
+    class Kind(models.TextChoices):
+        REMINDER = "reminder", "Appointment reminder"
+        WAITING = "waiting", "Patient waiting"
+        APPOINTMENT = "appointment", "Appointment change"
+        TEAM_ACTIVATION = "team_activation", "Team activation"
+        ALERT = "alert", "Alert"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    title = models.CharField(max_length=200)
+    body = models.CharField(max_length=500, blank=True)
+    url = models.CharField(max_length=300, blank=True)
+    dedupe_key = models.CharField(
+        max_length=120, blank=True, help_text="Same key for the same user: sent once."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "dedupe_key"],
+                condition=~models.Q(dedupe_key=""),
+                name="notification_dedupe",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title

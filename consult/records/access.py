@@ -66,12 +66,19 @@ def parse_patient_id(raw: object) -> uuid.UUID:
 
 @dataclass
 class Grant:
-    """A permitted access to one patient, and what the audit event will say."""
+    """A permitted access to one patient, and what the audit event will say.
+
+    The event names ``object_type``/``object_id`` (the patient by default);
+    a caller acting on something of the patient's, such as an appointment,
+    sets them inside the ``with`` block.
+    """
 
     patient: Patient
     explained: bool
     explanation: str
     extra: dict[str, Any] = field(default_factory=dict)
+    object_type: str = "patient"
+    object_id: str = ""
 
 
 class _Denied(Exception):
@@ -155,14 +162,15 @@ def patient_access(
     Raises ``NotFound`` (outside the user's reach), ``PermissionDenied`` or
     ``AccessBlocked``.
     """
-    pid: uuid.UUID | None = None
+    try:
+        pid: uuid.UUID | None = parse_patient_id(patient_id)
+    except NotFound:
+        pid = None  # refused below, after the role check, as before
     try:
         with transaction.atomic():
             _check_role(actor, action)
-            try:
-                pid = parse_patient_id(patient_id)
-            except NotFound as exc:
-                raise _Denied(exc) from exc
+            if pid is None:
+                raise _Denied(NotFound())
             grant = _grant_for(actor, pid)
             yield grant
             _append_touch(actor, action, grant, ctx)
@@ -178,8 +186,8 @@ def _append_touch(actor: Any, action: str, grant: Grant, ctx: AccessContext) -> 
         actor=actor,
         action=action,
         ctx=ctx,
-        object_type="patient",
-        object_id=str(grant.patient.pk),
+        object_type=grant.object_type,
+        object_id=grant.object_id or str(grant.patient.pk),
         patient_id=grant.patient.pk,
         explained=grant.explained,
         explanation=grant.explanation,

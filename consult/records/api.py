@@ -120,7 +120,9 @@ class PatientListView(APIView):
         ctx = _ctx(request)
         phi = _phi(payload.validated_data)
         patient = services.patient_create(actor=request.user, phi=phi, ctx=ctx)
-        detail = selectors.patient_detail_of(patient, phi, explanation="registration")
+        # The one relationship patient_create just made: department or registration.
+        link = patient.care_relationships.get()
+        detail = selectors.patient_detail_of(patient, phi, explanation=link.kind)
         return Response(PatientSerializer(detail).data, status=status.HTTP_201_CREATED)
 
 

@@ -119,3 +119,26 @@ def patient_export_fhir(
     ) as grant:
         grant.extra["format"] = "fhir-r4"
         return patient_to_fhir(grant.patient, phi_codec.unseal(grant.patient))
+
+
+def patient_labels(
+    *, actor: Any, patient_ids: list[Any], ctx: AccessContext
+) -> dict[str, str]:
+    """Display names of the given patients that the actor may see, keyed by id.
+
+    For calendars and lists that belong to another object (appointments,
+    cases). Patients outside reach are simply absent. One ``list`` event.
+    """
+    if not patient_ids:
+        return {}
+    patients = reachable_patients(actor).filter(pk__in=patient_ids)
+    labels = {str(p.pk): phi_codec.unseal(p).display_name for p in patients}
+    if labels:
+        audit_event_record(
+            actor=actor,
+            action=Action.LIST,
+            ctx=ctx,
+            object_type="patient",
+            extra={"ids": sorted(labels)},
+        )
+    return labels
