@@ -31,6 +31,8 @@ urlpatterns = [
     path("accounts/", include("consult.accounts.urls")),
     path("patients/", include("consult.records.urls")),
     path("schedule/", include("consult.scheduling.urls")),
+    path("", include("consult.scheduling.waiting_urls")),
+    path("rooms/", include("consult.rooms.urls")),
     path("api/", include(api_urlpatterns)),
     path("healthz", ops_views.healthz, name="healthz"),
     path("metrics", ops_views.metrics, name="metrics"),

@@ -298,22 +298,22 @@ def appointment_reschedule(
         )
 
 
+# booked -> arrived (in the waiting room) -> checked-in (admitted, the
+# consultation begins) -> fulfilled; no-show from any waiting state.
 STATUS_TRANSITIONS = {
+    Appointment.Status.PROPOSED: {Appointment.Status.PENDING, Appointment.Status.BOOKED},
+    Appointment.Status.PENDING: {Appointment.Status.BOOKED},
     Appointment.Status.BOOKED: {
         Appointment.Status.ARRIVED,
         Appointment.Status.CHECKED_IN,
         Appointment.Status.NOSHOW,
     },
-    Appointment.Status.CHECKED_IN: {
-        Appointment.Status.ARRIVED,
+    Appointment.Status.ARRIVED: {
+        Appointment.Status.CHECKED_IN,
+        Appointment.Status.FULFILLED,
         Appointment.Status.NOSHOW,
     },
-    Appointment.Status.ARRIVED: {Appointment.Status.FULFILLED},
-    Appointment.Status.PENDING: {Appointment.Status.BOOKED},
-    Appointment.Status.PROPOSED: {
-        Appointment.Status.PENDING,
-        Appointment.Status.BOOKED,
-    },
+    Appointment.Status.CHECKED_IN: {Appointment.Status.FULFILLED},
 }
 
 
