@@ -33,6 +33,8 @@ urlpatterns = [
     path("schedule/", include("consult.scheduling.urls")),
     path("", include("consult.scheduling.waiting_urls")),
     path("rooms/", include("consult.rooms.urls")),
+    path("fhir/", include("consult.scheduling.fhir_urls")),
+    path("calendar/", include("consult.scheduling.ical_urls")),
     path("api/", include(api_urlpatterns)),
     path("healthz", ops_views.healthz, name="healthz"),
     path("metrics", ops_views.metrics, name="metrics"),

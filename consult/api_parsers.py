@@ -39,7 +39,7 @@ class LimitedJSONParser(JSONParser):
             raise PayloadTooLarge()
         try:
             return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise exceptions.ParseError(
                 "Malformed JSON.", code="malformed_json"
             ) from exc

@@ -333,7 +333,11 @@ def appointment_json(
 class AppointmentListView(APIView):
     """Your appointments (coordinators: your organisation's) in a date range, or book one."""
 
-    @extend_schema(parameters=[RangeQuery], responses={200: dict})
+    @extend_schema(
+        operation_id="scheduling_appointments_list",
+        parameters=[RangeQuery],
+        responses={200: dict},
+    )
     def get(self, request: Request) -> Response:
         query = RangeQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)

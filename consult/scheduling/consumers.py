@@ -10,7 +10,12 @@ from channels.db import database_sync_to_async
 from consult.records.context import AccessContext
 from consult.scheduling import events, schemas, waiting
 from consult.scheduling.selectors import SCHEDULING_ROLES
-from consult.ws import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, Message, ValidatedJsonConsumer
+from consult.ws import (
+    CLOSE_FORBIDDEN,
+    CLOSE_UNAUTHENTICATED,
+    Message,
+    ValidatedJsonConsumer,
+)
 
 
 def _pong(message: schemas.Ping) -> dict[str, Any]:
@@ -32,7 +37,9 @@ class PatientWaitingConsumer(ValidatedJsonConsumer):
     async def connect(self) -> None:
         """Accept only a session that opened a valid patient link."""
         session = self.scope.get("session")
-        appointment_id = session.get(waiting.SESSION_KEY) if session is not None else None
+        appointment_id = (
+            session.get(waiting.SESSION_KEY) if session is not None else None
+        )
         if not appointment_id:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
@@ -56,7 +63,9 @@ class PatientWaitingConsumer(ValidatedJsonConsumer):
         """Leaving the page takes the patient out of the waiting list."""
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
-            await database_sync_to_async(waiting.waiting_leave)(appointment_id=self.appointment_id)
+            await database_sync_to_async(waiting.waiting_leave)(
+                appointment_id=self.appointment_id
+            )
 
     async def on_checks(self, message: schemas.DeviceChecks) -> None:
         await database_sync_to_async(waiting.waiting_update_checks)(
@@ -106,7 +115,9 @@ class DiaryConsumer(ValidatedJsonConsumer):
         room = await database_sync_to_async(waiting.waiting_admit)(
             actor=self.scope["user"], appointment_id=message.appointment, ctx=ctx
         )
-        await self.send_json({"type": "admitted", "appointment": message.appointment, "room": room})
+        await self.send_json(
+            {"type": "admitted", "appointment": message.appointment, "room": room}
+        )
 
     async def on_ping(self, message: schemas.Ping) -> None:
         await self.send_json(_pong(message))
@@ -114,11 +125,19 @@ class DiaryConsumer(ValidatedJsonConsumer):
     async def diary_waiting_changed(self, event: dict[str, Any]) -> None:
         """Forward: someone arrived, left, updated checks or was admitted."""
         await self.send_json(
-            {"type": "waiting_changed", "appointment": event["appointment"], "state": event["state"]}
+            {
+                "type": "waiting_changed",
+                "appointment": event["appointment"],
+                "state": event["state"],
+            }
         )
 
     async def diary_appointment_changed(self, event: dict[str, Any]) -> None:
         """Forward: an appointment of this diary changed."""
         await self.send_json(
-            {"type": "appointment_changed", "appointment": event["appointment"], "status": event["status"]}
+            {
+                "type": "appointment_changed",
+                "appointment": event["appointment"],
+                "status": event["status"],
+            }
         )

@@ -53,6 +53,19 @@ def _assign(options: list[list[Hashable]]) -> tuple[Hashable, ...] | None:
     return tuple(chosen[i] for i in range(len(options)))
 
 
+def common_windows(
+    seats: Sequence[Sequence[Hashable]], free: dict[Hashable, list[Interval]]
+) -> list[Interval]:
+    """Where every seat has at least one candidate free (a superset of any answer)."""
+    if not seats or any(not seat for seat in seats):
+        return []
+    unions = [merge(iv for c in seat for iv in free.get(c, ())) for seat in seats]
+    common = unions[0]
+    for union in unions[1:]:
+        common = intersect(common, union)
+    return common
+
+
 def find_common_slots(
     seats: Sequence[Sequence[Hashable]],
     free: dict[Hashable, list[Interval]],
@@ -64,12 +77,7 @@ def find_common_slots(
 
     ``free`` maps each candidate to their sorted, merged free intervals.
     """
-    if not seats or any(not seat for seat in seats):
-        return []
-    seat_unions = [merge(iv for c in seat for iv in free.get(c, ())) for seat in seats]
-    common = seat_unions[0]
-    for union in seat_unions[1:]:
-        common = intersect(common, union)
+    common = common_windows(seats, free)
     results: list[MdtSlot] = []
     for start in slot_starts(common, duration, step):
         end = start + duration

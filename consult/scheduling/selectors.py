@@ -15,7 +15,7 @@ from consult.accounts.models import Role, User
 from consult.exceptions import NotFound, PermissionDenied
 from consult.scheduling import availability
 from consult.scheduling.availability import Interval, Override, WeeklyWindow
-from consult.scheduling.mdt import MdtSlot, find_common_slots
+from consult.scheduling.mdt import MdtSlot, common_windows, find_common_slots
 from consult.scheduling.models import (
     Appointment,
     AppointmentParticipant,
@@ -28,6 +28,8 @@ BOOKABLE_ROLES = (Role.SPECIALIST, Role.SURGEON)
 SCHEDULING_ROLES = frozenset({Role.NURSE, Role.SPECIALIST, Role.SURGEON})
 SLOT_STEP = timedelta(minutes=15)
 MAX_SEARCH_DAYS = 120
+# Above this many candidate windows, load bookings for the whole range at once.
+MAX_BUSY_SPANS = 200
 
 
 def require_scheduler(actor: Any) -> None:
@@ -71,15 +73,17 @@ def consultation_type_get(actor: Any, type_id: object) -> ConsultationType:
 
 
 def busy_intervals(
-    practitioner_ids: Iterable[int], start: datetime, end: datetime
+    practitioner_ids: Iterable[int], spans: Sequence[Interval]
 ) -> dict[int, list[Interval]]:
-    """Active bookings overlapping ``[start, end)`` per practitioner."""
+    """Active bookings overlapping any of ``spans``, per practitioner."""
+    if not spans:
+        return {}
+    overlap = Q()
+    for start, end in spans:
+        overlap |= Q(starts_at__lt=end, ends_at__gt=start)
     busy: dict[int, list[Interval]] = {}
     rows = AppointmentParticipant.objects.filter(
-        practitioner_id__in=list(practitioner_ids),
-        active=True,
-        starts_at__lt=end,
-        ends_at__gt=start,
+        overlap, practitioner_id__in=list(practitioner_ids), active=True
     ).values_list("practitioner_id", "starts_at", "ends_at")
     for pid, s, e in rows:
         busy.setdefault(pid, []).append((s, e))
@@ -118,7 +122,7 @@ def free_intervals_for(
         overrides[exc.practitioner_id].append(
             Override(exc.starts_at, exc.ends_at, exc.adds_time)
         )
-    busy = busy_intervals(practitioner_ids, start, end) if include_busy else {}
+    busy = busy_intervals(practitioner_ids, [(start, end)]) if include_busy else {}
     return {
         pid: availability.free_intervals(
             windows[pid], overrides[pid], busy.get(pid, []), start, end
@@ -188,7 +192,16 @@ def mdt_search(
                 sorted(p.pk for p in pool if p.department_id == seat.department_id)
             )
     involved = sorted({pid for seat in candidates for pid in seat})
-    free = free_intervals_for(involved, start, end)
+    # Diaries first, bookings only where every seat could meet: the common
+    # windows are a small fraction of the range, so few booking rows load.
+    diaries = free_intervals_for(involved, start, end, include_busy=False)
+    common = common_windows(candidates, diaries)
+    if len(common) > MAX_BUSY_SPANS:
+        common = [(start, end)]
+    busy = busy_intervals(involved, common)
+    free = {
+        pid: availability.subtract(diaries[pid], busy.get(pid, [])) for pid in involved
+    }
     return find_common_slots(candidates, free, duration, SLOT_STEP, limit)
 
 

@@ -301,7 +301,10 @@ def appointment_reschedule(
 # booked -> arrived (in the waiting room) -> checked-in (admitted, the
 # consultation begins) -> fulfilled; no-show from any waiting state.
 STATUS_TRANSITIONS = {
-    Appointment.Status.PROPOSED: {Appointment.Status.PENDING, Appointment.Status.BOOKED},
+    Appointment.Status.PROPOSED: {
+        Appointment.Status.PENDING,
+        Appointment.Status.BOOKED,
+    },
     Appointment.Status.PENDING: {Appointment.Status.BOOKED},
     Appointment.Status.BOOKED: {
         Appointment.Status.ARRIVED,

@@ -26,7 +26,12 @@ from consult.records.audit import audit_event_record
 from consult.records.context import AccessContext
 from consult.records.models import AuditEvent
 from consult.scheduling import events
-from consult.scheduling.models import Appointment, ConsultationType, PatientAccessLink, WaitingEntry
+from consult.scheduling.models import (
+    Appointment,
+    ConsultationType,
+    PatientAccessLink,
+    WaitingEntry,
+)
 from consult.scheduling.selectors import appointment_get
 
 # A link opens from this long before the start until the appointment ends.
@@ -66,7 +71,9 @@ def patient_link_issue(
     if not appointment.is_active:
         raise ConsultError("The appointment is not active.", code="not_active")
     if appointment.consultation_type.modality != ConsultationType.Modality.VIDEO:
-        raise ConsultError("Only video consultations have a waiting room.", code="not_video")
+        raise ConsultError(
+            "Only video consultations have a waiting room.", code="not_video"
+        )
     now = timezone.now()
     PatientAccessLink.objects.filter(
         appointment=appointment, used_at__isnull=True, revoked_at__isnull=True
@@ -108,14 +115,18 @@ def patient_link_open(*, token: str, session_key: str) -> Appointment:
     if now >= link.expires_at:
         raise LinkRefused("This link has expired.", code="link_expired")
     if not appointment.is_active:
-        raise LinkRefused("This appointment was cancelled.", code="appointment_cancelled")
+        raise LinkRefused(
+            "This appointment was cancelled.", code="appointment_cancelled"
+        )
     if now < appointment.starts_at - LINK_OPENS_BEFORE:
         raise LinkRefused("This link is not open yet.", code="link_not_open")
     if link.used_at is None:
         link.used_at, link.session_hash = now, _hash(session_key)
         link.save(update_fields=["used_at", "session_hash"])
     elif link.session_hash != _hash(session_key):
-        raise LinkRefused("This link was already used on another device.", code="link_used")
+        raise LinkRefused(
+            "This link was already used on another device.", code="link_used"
+        )
     return appointment
 
 
@@ -168,13 +179,21 @@ def _participant_ids(appointment: Appointment) -> list[int]:
 
 
 @transaction.atomic
-def waiting_arrive(*, appointment_id: object, device_checks: dict[str, Any]) -> WaitingEntry:
+def waiting_arrive(
+    *, appointment_id: object, device_checks: dict[str, Any]
+) -> WaitingEntry:
     """The patient's waiting page connected: record arrival and tell the clinicians."""
-    appointment = Appointment.objects.select_for_update().filter(pk=appointment_id).first()
+    appointment = (
+        Appointment.objects.select_for_update().filter(pk=appointment_id).first()
+    )
     if appointment is None or not appointment.is_active:
-        raise LinkRefused("This appointment is not active.", code="appointment_cancelled")
+        raise LinkRefused(
+            "This appointment is not active.", code="appointment_cancelled"
+        )
     if timezone.now() < appointment.starts_at - EARLY_ARRIVAL:
-        raise ConsultError("The waiting room opens 30 minutes before.", code="too_early")
+        raise ConsultError(
+            "The waiting room opens 30 minutes before.", code="too_early"
+        )
     now = timezone.now()
     entry, created = WaitingEntry.objects.get_or_create(appointment=appointment)
     if not created and entry.left_at is not None:
@@ -197,33 +216,49 @@ def waiting_arrive(*, appointment_id: object, device_checks: dict[str, Any]) -> 
                     "url": reverse("scheduling:calendar"),
                 },
             )
-    events.waiting_changed_on_commit(appointment, practitioner_ids=participants, state="waiting")
+    events.waiting_changed_on_commit(
+        appointment, practitioner_ids=participants, state="waiting"
+    )
     return entry
 
 
 @transaction.atomic
-def waiting_update_checks(*, appointment_id: object, device_checks: dict[str, Any]) -> None:
+def waiting_update_checks(
+    *, appointment_id: object, device_checks: dict[str, Any]
+) -> None:
     """Store the latest camera, microphone and connection checks; refresh presence."""
-    entry = WaitingEntry.objects.select_for_update().filter(appointment_id=appointment_id).first()
+    entry = (
+        WaitingEntry.objects.select_for_update()
+        .filter(appointment_id=appointment_id)
+        .first()
+    )
     if entry is None:
         return
     entry.device_checks, entry.last_seen_at = device_checks, timezone.now()
     entry.save(update_fields=["device_checks", "last_seen_at"])
     events.waiting_changed_on_commit(
-        entry.appointment, practitioner_ids=_participant_ids(entry.appointment), state="checks"
+        entry.appointment,
+        practitioner_ids=_participant_ids(entry.appointment),
+        state="checks",
     )
 
 
 @transaction.atomic
 def waiting_leave(*, appointment_id: object) -> None:
     """The patient's page closed or lost its connection."""
-    entry = WaitingEntry.objects.select_for_update().filter(appointment_id=appointment_id).first()
+    entry = (
+        WaitingEntry.objects.select_for_update()
+        .filter(appointment_id=appointment_id)
+        .first()
+    )
     if entry is None or entry.admitted_at is not None or entry.left_at is not None:
         return
     entry.left_at = timezone.now()
     entry.save(update_fields=["left_at"])
     events.waiting_changed_on_commit(
-        entry.appointment, practitioner_ids=_participant_ids(entry.appointment), state="left"
+        entry.appointment,
+        practitioner_ids=_participant_ids(entry.appointment),
+        state="left",
     )
 
 
@@ -241,16 +276,23 @@ def waiting_admit(*, actor: Any, appointment_id: object, ctx: AccessContext) -> 
     )
     if appointment is None:
         raise NotFound()
-    entry = WaitingEntry.objects.select_for_update().filter(appointment=appointment).first()
+    entry = (
+        WaitingEntry.objects.select_for_update().filter(appointment=appointment).first()
+    )
     if entry is None or entry.left_at is not None:
-        raise ConsultError("The patient is not in the waiting room.", code="not_waiting")
+        raise ConsultError(
+            "The patient is not in the waiting room.", code="not_waiting"
+        )
     room = getattr(appointment, "room", None)
     if room is None:
         raise PermissionDenied("This appointment has no video room.", code="no_room")
     if entry.admitted_at is None:
         entry.admitted_at, entry.admitted_by = timezone.now(), actor
         entry.save(update_fields=["admitted_at", "admitted_by"])
-        if appointment.status in (Appointment.Status.BOOKED, Appointment.Status.ARRIVED):
+        if appointment.status in (
+            Appointment.Status.BOOKED,
+            Appointment.Status.ARRIVED,
+        ):
             appointment.status = Appointment.Status.CHECKED_IN
             appointment.save(update_fields=["status"])
         audit_event_record(
@@ -265,7 +307,9 @@ def waiting_admit(*, actor: Any, appointment_id: object, ctx: AccessContext) -> 
             extra={"op": "admit"},
         )
     url = room.get_absolute_url()
-    publish_on_commit(waiting_group(appointment.pk), {"type": "waiting.admitted", "room": url})
+    publish_on_commit(
+        waiting_group(appointment.pk), {"type": "waiting.admitted", "room": url}
+    )
     events.waiting_changed_on_commit(
         appointment, practitioner_ids=_participant_ids(appointment), state="admitted"
     )

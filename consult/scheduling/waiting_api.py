@@ -40,7 +40,9 @@ class WaitingListView(APIView):
         require_scheduler(request.user)
         rows = waiting.waiting_list(request.user)
         labels = patient_labels(
-            actor=request.user, patient_ids=[r.patient_id for r in rows], ctx=_ctx(request)
+            actor=request.user,
+            patient_ids=[r.patient_id for r in rows],
+            ctx=_ctx(request),
         )
         return Response(
             {

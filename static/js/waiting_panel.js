@@ -12,7 +12,8 @@
   let backoff = 500;
   let rows = [];
 
-  const csrf = () => (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
+  // The CSRF cookie is HttpOnly; the page carries the token in a meta tag.
+  const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   const minutesSince = (iso) => Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 60000));
   const clock = (iso) => new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" }).format(new Date(iso));
 
