@@ -106,13 +106,17 @@ class ValidatedJsonConsumer(AsyncJsonWebsocketConsumer):
         """Reply with a stable error code; the socket stays up."""
         await self.send_json({"type": "error", "code": code, "detail": detail, **extra})
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None
+    ) -> None:
         """Validate and dispatch one frame."""
         if text_data is None:
             await self.send_error("binary_not_supported", "Send JSON text frames.")
             return
         if len(text_data.encode()) > self.max_message_bytes:
-            await self.send_error("message_too_large", f"At most {self.max_message_bytes} bytes.")
+            await self.send_error(
+                "message_too_large", f"At most {self.max_message_bytes} bytes."
+            )
             return
         if not self._bucket.take():
             self._violations += 1
@@ -137,13 +141,17 @@ class ValidatedJsonConsumer(AsyncJsonWebsocketConsumer):
         kind = content["type"]
         schema = self.schemas.get(kind)
         if schema is None:
-            await self.send_error("unknown_type", f"Unknown message type {kind[:40]!r}.")
+            await self.send_error(
+                "unknown_type", f"Unknown message type {kind[:40]!r}."
+            )
             return
         try:
             message = schema.model_validate(content)
         except ValidationError as exc:
             fields = sorted({".".join(map(str, e["loc"])) for e in exc.errors()})
-            await self.send_error("invalid_message", "Invalid fields.", fields=fields[:10])
+            await self.send_error(
+                "invalid_message", "Invalid fields.", fields=fields[:10]
+            )
             return
         handler = getattr(self, "on_" + kind.replace(".", "_"))
         try:

@@ -202,7 +202,9 @@ class Notification(models.Model):
         TEAM_ACTIVATION = "team_activation", "Team activation"
         ALERT = "alert", "Alert"
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="notifications"
+    )
     kind = models.CharField(max_length=32, choices=Kind.choices)
     title = models.CharField(max_length=200)
     body = models.CharField(max_length=500, blank=True)

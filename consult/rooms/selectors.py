@@ -39,9 +39,10 @@ def room_pass_for_user(user: Any, room_id: object) -> RoomPass:
     room = _room(room_id)
     if not user.is_authenticated or room.organisation_id != user.organisation_id:
         raise NotFound()
-    in_appointment = room.appointment_id is not None and room.appointment.participants.filter(
-        Q(practitioner=user)
-    ).exists()
+    in_appointment = (
+        room.appointment_id is not None
+        and room.appointment.participants.filter(Q(practitioner=user)).exists()
+    )
     if not (in_appointment or room.created_by_id == user.pk):
         raise NotFound()
     return RoomPass(room, user.pk, user.get_full_name() or user.username, True, False)
@@ -50,7 +51,13 @@ def room_pass_for_user(user: Any, room_id: object) -> RoomPass:
 def room_pass_for_patient(appointment_id: object, room_id: object) -> RoomPass:
     """The patient's pass: their session's appointment owns this room and they were admitted."""
     room = _room(room_id)
-    waiting = getattr(room.appointment, "waiting", None) if room.appointment_id else None
-    if str(room.appointment_id) != str(appointment_id) or waiting is None or not waiting.admitted_at:
+    waiting = (
+        getattr(room.appointment, "waiting", None) if room.appointment_id else None
+    )
+    if (
+        str(room.appointment_id) != str(appointment_id)
+        or waiting is None
+        or not waiting.admitted_at
+    ):
         raise NotFound()
     return RoomPass(room, None, "Patient", False, True)

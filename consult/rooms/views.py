@@ -18,9 +18,15 @@ def room(request: HttpRequest, room_id: str) -> HttpResponse:
         if request.user.is_authenticated:
             room_pass = selectors.room_pass_for_user(request.user, room_id)
         else:
-            room_pass = selectors.room_pass_for_patient(request.session.get(SESSION_KEY), room_id)
+            room_pass = selectors.room_pass_for_patient(
+                request.session.get(SESSION_KEY), room_id
+            )
     except ConsultError as error:
-        template = "error.html" if request.user.is_authenticated else "scheduling/link_error.html"
+        template = (
+            "error.html"
+            if request.user.is_authenticated
+            else "scheduling/link_error.html"
+        )
         return render(request, template, {"error": error}, status=error.status_code)
     base = "base.html" if request.user.is_authenticated else "patient_base.html"
     return render(request, "rooms/room.html", {"room_pass": room_pass, "base": base})
