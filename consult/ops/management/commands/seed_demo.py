@@ -15,6 +15,7 @@ from consult.records.audit import audit_event_record
 from consult.records.context import COMMAND
 from consult.records.models import AuditEvent, CareRelationship, Patient
 from consult.records.phi import PatientPHI
+from consult.scheduling.demo import describe, seed_scheduling
 
 DEMO_PASSWORD = "telemed-demo-2026"  # noqa: S105  (synthetic demo accounts only)
 HOSPITAL = "Riverside General Hospital (demo)"
@@ -30,6 +31,7 @@ USERS = [
     ("admin", "Alex", "Admin", Role.ADMINISTRATOR, None),
     ("dr.cardio", "Priya", "Raman", Role.SPECIALIST, "Cardiology"),
     ("dr.radio", "Tomasz", "Nowak", Role.SPECIALIST, "Radiology"),
+    ("dr.radio2", "Aisha", "Bello", Role.SPECIALIST, "Radiology"),
     ("dr.surgeon", "Helen", "Okafor", Role.SURGEON, "Surgery"),
     ("nurse.cardio", "Sam", "Patel", Role.NURSE, "Cardiology"),
     ("nurse.ed", "Jo", "Murphy", Role.NURSE, "Emergency"),
@@ -91,7 +93,10 @@ class Command(BaseCommand):
         }
         patients = self._patients(hospital, departments, users["admin"])
         self._relationships(patients, users)
+        link = seed_scheduling(hospital=hospital, users=users, patients=patients)
         self._print_logins()
+        if link:
+            self.stdout.write(describe(link) + "\n")
 
     def _user(
         self,
