@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -199,19 +199,36 @@ def _append_touch(actor: Any, action: str, grant: Grant, ctx: AccessContext) -> 
 
 
 @contextmanager
-def role_gate(*, actor: Any, action: str, ctx: AccessContext) -> Iterator[None]:
+def role_gate(
+    *, actor: Any, action: str, ctx: AccessContext, patient_id: object = None
+) -> Iterator[None]:
     """Gate an action not about one reachable patient (list, create, break-glass).
 
     Refusals from the role check, and ``NotFound``/``PermissionDenied`` raised
-    by the body, are audited as denied attempts.
+    by the body, are audited as denied attempts, naming ``patient_id`` when
+    the action targets one patient.
     """
+    try:
+        target: uuid.UUID | None = (
+            None if patient_id is None else parse_patient_id(patient_id)
+        )
+    except NotFound:
+        target = None
     try:
         _check_role(actor, action)
     except _Denied as denied:
-        _record_denial(actor, action, None, denied, ctx)
+        _record_denial(actor, action, target, denied, ctx)
         raise denied.error from None
     try:
         yield
+    except _Denied as denied:
+        _record_denial(actor, action, target, denied, ctx)
+        raise denied.error from None
     except (NotFound, PermissionDenied) as error:
-        _record_denial(actor, action, None, _Denied(error), ctx)
+        _record_denial(actor, action, target, _Denied(error), ctx)
         raise
+
+
+def block_for(rule: tuple[str, str]) -> NoReturn:
+    """Refuse the access in progress and block the user for ``rule`` (inside a gate)."""
+    raise _Denied(AccessBlocked(), rule)

@@ -227,7 +227,9 @@ class AccessAlertListView(APIView):
     @extend_schema(responses=AccessAlertSerializer(many=True))
     def get(self, request: Request) -> Response:
         _require_administrator(request)
-        alerts = AccessAlert.objects.select_related("user")[:200]
+        alerts = AccessAlert.objects.select_related("user").filter(
+            user__organisation_id=request.user.organisation_id
+        )[:200]
         return Response(AccessAlertSerializer(alerts, many=True).data)
 
 
@@ -237,7 +239,11 @@ class AccessAlertClearView(APIView):
     @extend_schema(request=None, responses=AccessAlertSerializer)
     def post(self, request: Request, alert_id: int) -> Response:
         _require_administrator(request)
-        alert = AccessAlert.objects.select_related("user").filter(pk=alert_id).first()
+        alert = (
+            AccessAlert.objects.select_related("user")
+            .filter(pk=alert_id, user__organisation_id=request.user.organisation_id)
+            .first()
+        )
         if alert is None:
             raise NotFound()
         monitor.access_alert_clear(alert=alert, by=request.user, ctx=_ctx(request))

@@ -183,6 +183,7 @@ class AccessAlert(models.Model):
         VOLUME = "volume", "Too many distinct patients in the window"
         UNEXPLAINED = "unexplained", "Too many patients without a care relationship"
         PROBING = "probing", "Too many denied attempts"
+        LISTING = "listing", "Paged through too many patients"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_alerts"

@@ -45,7 +45,16 @@ def is_blocked(user: Any) -> bool:
 
 
 def _recent(user: Any) -> Any:
+    """The user's events in the window, counted afresh after an administrator's clear."""
     since = timezone.now() - settings.ACCESS_MONITOR["WINDOW"]
+    cleared = (
+        AccessAlert.objects.filter(user=user, cleared_at__isnull=False)
+        .order_by("-cleared_at")
+        .values_list("cleared_at", flat=True)
+        .first()
+    )
+    if cleared is not None and cleared > since:
+        since = cleared
     # order_by() clears Meta.ordering, which would otherwise join DISTINCT.
     return AuditEvent.objects.filter(actor_id=user.pk, at__gte=since).order_by()
 
@@ -71,6 +80,27 @@ def rule_fired_by_touch(user: Any, *, explained: bool) -> tuple[str, str] | None
                 AccessAlert.Rule.UNEXPLAINED,
                 f"{unexplained} patients without care relationship in window",
             )
+    return None
+
+
+def rule_fired_by_listing(user: Any) -> tuple[str, str] | None:
+    """Whether the user has paged through more distinct patients than a census explains.
+
+    Lists are not counted by the volume rule (a department census is normal
+    work), but paging through far more patients than that is scraping.
+    """
+    revealed: set[str] = set()
+    for extra in (
+        _recent(user)
+        .filter(action=AuditEvent.Action.LIST, outcome=AuditEvent.Outcome.ALLOWED)
+        .values_list("extra", flat=True)
+    ):
+        revealed.update((extra or {}).get("ids", ()))
+    if len(revealed) > settings.ACCESS_MONITOR["MAX_LISTED_PATIENTS"]:
+        return (
+            AccessAlert.Rule.LISTING,
+            f"{len(revealed)} distinct patients listed in window",
+        )
     return None
 
 

@@ -6,8 +6,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from django.db import transaction
+
 from consult.records import phi as phi_codec
-from consult.records.access import patient_access, reachable_patients, role_gate
+from consult.records import monitor
+from consult.records.access import (
+    block_for,
+    patient_access,
+    reachable_patients,
+    role_gate,
+)
 from consult.records.audit import audit_event_record
 from consult.records.context import AccessContext
 from consult.records.fhir import patient_to_fhir
@@ -63,7 +71,7 @@ def patient_list(
 
     The whole page is one ``list`` audit event holding the patient ids.
     """
-    with role_gate(actor=actor, action=Action.LIST, ctx=ctx):
+    with role_gate(actor=actor, action=Action.LIST, ctx=ctx), transaction.atomic():
         queryset = reachable_patients(actor).select_related("organisation")
         if mrn is not None:
             queryset = queryset.filter(mrn_index=phi_codec.mrn_index(mrn))
@@ -81,6 +89,9 @@ def patient_list(
             object_type="patient",
             extra={"ids": [s.id for s in page], "total": len(summaries)},
         )
+        rule = monitor.rule_fired_by_listing(actor)
+        if rule is not None:
+            block_for(rule)
         return page, len(summaries)
 
 

@@ -125,7 +125,9 @@ def patient_break_glass(
     Time-limited, audited as unexplained, and counted by the monitor.
     """
     with (
-        role_gate(actor=actor, action=Action.BREAK_GLASS, ctx=ctx),
+        role_gate(
+            actor=actor, action=Action.BREAK_GLASS, ctx=ctx, patient_id=patient_id
+        ),
         transaction.atomic(),
     ):
         pid = parse_patient_id(patient_id)
