@@ -1,5 +1,7 @@
 """Websocket routes of every app, gathered in one list."""
 
+from consult.emergency.routing import websocket_urlpatterns as emergency_ws
+from consult.rooms.routing import websocket_urlpatterns as rooms_ws
 from consult.scheduling.routing import websocket_urlpatterns as scheduling_ws
 
-websocket_urlpatterns = [*scheduling_ws]
+websocket_urlpatterns = [*scheduling_ws, *emergency_ws, *rooms_ws]

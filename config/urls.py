@@ -6,8 +6,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import views
 from consult.accounts import api as accounts_api
+from consult.emergency.urls import api_urlpatterns as emergency_api
 from consult.ops import views as ops_views
 from consult.records.urls import api_urlpatterns as records_api
+from consult.rooms.urls import api_urlpatterns as rooms_api
 from consult.scheduling.urls import api_urlpatterns as scheduling_api
 
 api_urlpatterns = [
@@ -20,6 +22,8 @@ api_urlpatterns = [
     ),
     *records_api,
     path("scheduling/", include((scheduling_api, "scheduling-api"))),
+    path("rooms/", include((rooms_api, "rooms-api"))),
+    path("emergency/", include((emergency_api, "emergency-api"))),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"
@@ -33,6 +37,7 @@ urlpatterns = [
     path("schedule/", include("consult.scheduling.urls")),
     path("", include("consult.scheduling.waiting_urls")),
     path("rooms/", include("consult.rooms.urls")),
+    path("emergency/", include("consult.emergency.urls")),
     path("fhir/", include("consult.scheduling.fhir_urls")),
     path("calendar/", include("consult.scheduling.ical_urls")),
     path("api/", include(api_urlpatterns)),

@@ -1,14 +1,40 @@
-"""The room page: clinicians by membership, the patient by their admitted session."""
+"""Room pages: my rooms, the room itself, and its quality report."""
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
+from consult.accounts.models import Role, User
 from consult.exceptions import ConsultError
 from consult.rooms import selectors
+from consult.rooms.services import ROOM_CREATOR_ROLES
 from consult.scheduling.waiting import SESSION_KEY
+
+
+@login_required
+def room_list(request: HttpRequest) -> HttpResponse:
+    """Open rooms, and a form to open an ad-hoc MDT room with colleagues."""
+    colleagues = (
+        User.objects.filter(
+            organisation_id=request.user.organisation_id, is_active=True
+        )
+        .exclude(pk=request.user.pk)
+        .exclude(role__in=[Role.ADMINISTRATOR, Role.TRAINEE])
+        .select_related("department")
+        .order_by("last_name")
+    )
+    return render(
+        request,
+        "rooms/room_list.html",
+        {
+            "rooms": selectors.rooms_for(request.user),
+            "colleagues": colleagues,
+            "can_create": request.user.role in ROOM_CREATOR_ROLES,
+        },
+    )
 
 
 @never_cache
@@ -29,4 +55,26 @@ def room(request: HttpRequest, room_id: str) -> HttpResponse:
         )
         return render(request, template, {"error": error}, status=error.status_code)
     base = "base.html" if request.user.is_authenticated else "patient_base.html"
-    return render(request, "rooms/room.html", {"room_pass": room_pass, "base": base})
+    return render(
+        request,
+        "rooms/room.html",
+        {"room_pass": room_pass, "room": room_pass.room, "base": base},
+    )
+
+
+@login_required
+def quality_report(request: HttpRequest, room_id: str) -> HttpResponse:
+    """The host's chart of each participant's latency, loss and freezes."""
+    try:
+        room_pass = selectors.room_pass_for_user(request.user, room_id)
+    except ConsultError as error:
+        return render(request, "error.html", {"error": error}, status=error.status_code)
+    if not room_pass.is_host:
+        error = ConsultError(
+            "Only a host can open the quality report.", code="permission_denied"
+        )
+        error.status_code = 403
+        return render(request, "error.html", {"error": error}, status=403)
+    return render(
+        request, "rooms/quality.html", {"room_pass": room_pass, "room": room_pass.room}
+    )

@@ -1,0 +1,367 @@
+"""The room websocket: presence, chat, host controls, quality and media signaling.
+
+One socket per participant (a browser tab). Membership is checked at connect
+and re-checked before handling messages; host actions, chat and presence fan
+out through the room group after commit; media signaling is relayed to the
+room's media worker and its replies come back to this socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, ClassVar
+
+from channels.db import database_sync_to_async
+
+from consult.exceptions import ConsultError
+from consult.records.context import AccessContext
+from consult.rooms import schemas, selectors, services
+from consult.rooms.models import Room
+from consult.rooms.selectors import RoomPass
+from consult.scheduling.waiting import SESSION_KEY
+from consult.ws import (
+    CLOSE_FORBIDDEN,
+    CLOSE_UNAUTHENTICATED,
+    Message,
+    ValidatedJsonConsumer,
+)
+
+logger = logging.getLogger(__name__)
+
+# A removal or an ended room also closes sockets at once through the group;
+# this bounds how stale the per-message check may be.
+RECHECK_EVERY_S = 1.0
+MEDIA_TYPES = (
+    "media.offer",
+    "media.answer",
+    "media.ice",
+    "media.subscribe",
+    "media.unsubscribe",
+    "media.keyframe",
+    "media.stats",
+)
+
+
+def _resolve_pass(scope: dict[str, Any], room_id: str) -> RoomPass | None:
+    user = scope.get("user")
+    if user is not None and user.is_authenticated:
+        return selectors.room_pass_for_user(user, room_id)
+    session = scope.get("session")
+    appointment = session.get(SESSION_KEY) if session is not None else None
+    if appointment:
+        return selectors.room_pass_for_patient(appointment, room_id)
+    return None
+
+
+def _room_status(room_id: str) -> str | None:
+    return Room.objects.filter(pk=room_id).values_list("status", flat=True).first()
+
+
+class RoomConsumer(ValidatedJsonConsumer):
+    """One participant's socket in one room."""
+
+    requires_user = (
+        False  # patients have no user; staff sessions are re-checked per message
+    )
+    rate_per_second = 30.0
+    burst = 80
+    max_message_bytes = 96 * 1024
+    schemas: ClassVar[dict[str, type[Message]]] = {
+        "hello": schemas.Hello,
+        "chat.send": schemas.ChatSend,
+        "chat.history": schemas.ChatHistory,
+        "state": schemas.State,
+        "speaking": schemas.Speaking,
+        "host": schemas.HostAction,
+        "clock.ping": schemas.ClockPing,
+        "quality": schemas.Quality,
+        "media.offer": schemas.MediaOffer,
+        "media.answer": schemas.MediaAnswer,
+        "media.ice": schemas.IceCandidate,
+        "media.subscribe": schemas.MediaSubscribe,
+        "media.unsubscribe": schemas.MediaSubscribe,
+        "media.keyframe": schemas.MediaKeyframe,
+        "media.stats": schemas.MediaStats,
+    }
+
+    async def connect(self) -> None:
+        """Admit members only: 4401 without credentials, 4403 for anyone else."""
+        self.room_id = str(self.scope["url_route"]["kwargs"]["room_id"])
+        self.room_pass: RoomPass | None = None
+        try:
+            self.room_pass = await database_sync_to_async(_resolve_pass)(
+                self.scope, self.room_id
+            )
+        except ConsultError:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        if self.room_pass is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        status = await database_sync_to_async(_room_status)(self.room_id)
+        if status == Room.Status.ENDED or (
+            status == Room.Status.LOCKED and not self.room_pass.is_host
+        ):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.checked_at = time.monotonic()
+        self.presence: dict[str, Any] = {"audio": True, "video": True, "sources": []}
+        self.group = services.room_group(self.room_id)
+        self.own_group = services.participant_group(
+            self.room_id, self.room_pass.participant
+        )
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(self.own_group, self.channel_name)
+        await self.accept()
+        await self.send_json(
+            {
+                "type": "welcome",
+                "participant": self.room_pass.participant,
+                "label": self.room_pass.display_name,
+                "host": self.room_pass.is_host,
+                "status": status,
+                "ice_servers": await self._ice_servers(),
+            }
+        )
+        await self._announce("joined")
+        await self.channel_layer.group_send(
+            self.group, {"type": "room.who", "reply_to": self.channel_name}
+        )
+
+    async def disconnect(self, code: int) -> None:
+        """Leave the groups, tell the room, close this participant's media."""
+        if getattr(self, "room_pass", None) is None or not hasattr(self, "group"):
+            return
+        await self._announce("left")
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.channel_layer.group_discard(self.own_group, self.channel_name)
+        try:
+            await self._media({"type": "media.leave"})
+        except ConsultError:
+            logger.info("media leave not delivered for room %s", self.room_id)
+
+    # -- authorisation on every message ----------------------------------------
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        """Re-check membership (at most once a second) before any handler runs."""
+        if time.monotonic() - self.checked_at > RECHECK_EVERY_S:
+            valid = await database_sync_to_async(selectors.room_pass_still_valid)(
+                self.room_pass
+            )
+            if not valid:
+                await self.send_error("not_a_member", "You are no longer in this room.")
+                await self.close(code=CLOSE_FORBIDDEN)
+                return
+            self.checked_at = time.monotonic()
+        await super().receive_json(content, **kwargs)
+
+    def _ctx(self) -> AccessContext:
+        client = self.scope.get("client") or ("", 0)
+        return AccessContext(channel="websocket", ip=str(client[0] or ""))
+
+    # -- handlers ---------------------------------------------------------------
+
+    async def on_hello(self, message: schemas.Hello) -> None:
+        """Resend chat the client missed while disconnected."""
+        self.session = message.session
+        lines = await database_sync_to_async(selectors.chat_since)(
+            self.room_pass, after_seq=message.last_chat_seq
+        )
+        await self.send_json({"type": "chat.history", "messages": lines})
+
+    async def on_chat_send(self, message: schemas.ChatSend) -> None:
+        wire, _ = await database_sync_to_async(services.chat_post)(
+            room_pass=self.room_pass,
+            client_id=message.client_id,
+            body=message.body,
+            ctx=self._ctx(),
+        )
+        # Acknowledged only after commit; the line itself arrives through the group.
+        await self.send_json(
+            {
+                "type": "chat.ack",
+                "client_id": str(message.client_id),
+                "seq": wire["seq"],
+            }
+        )
+
+    async def on_chat_history(self, message: schemas.ChatHistory) -> None:
+        lines = await database_sync_to_async(selectors.chat_since)(
+            self.room_pass, after_seq=message.after_seq
+        )
+        await self.send_json({"type": "chat.history", "messages": lines})
+
+    async def on_state(self, message: schemas.State) -> None:
+        self.presence = message.model_dump(exclude={"type"})
+        await self._announce("state")
+
+    async def on_speaking(self, message: schemas.Speaking) -> None:
+        await self.channel_layer.group_send(
+            self.group,
+            {
+                "type": "room.speaking",
+                "participant": self.room_pass.participant,
+                "level": message.level,
+            },
+        )
+
+    async def on_host(self, message: schemas.HostAction) -> None:
+        await database_sync_to_async(services.room_host_action)(
+            room_pass=self.room_pass,
+            action=message.action,
+            target=message.participant,
+            ctx=self._ctx(),
+        )
+
+    async def on_clock_ping(self, message: schemas.ClockPing) -> None:
+        await self.send_json(
+            {"type": "clock.pong", "t0": message.t0, "server_ms": time.time() * 1000}
+        )
+
+    async def on_quality(self, message: schemas.Quality) -> None:
+        await database_sync_to_async(services.quality_record)(
+            room_pass=self.room_pass,
+            session=message.session,
+            sample=message.model_dump(exclude={"type"}),
+        )
+        await self.channel_layer.group_send(
+            self.group,
+            {
+                "type": "room.quality",
+                "participant": self.room_pass.participant,
+                "figures": message.model_dump(
+                    exclude={"type", "session", "g2g_samples", "per_sender"}
+                ),
+            },
+        )
+
+    async def on_media_offer(self, message: Message) -> None:
+        await self._media(message.model_dump())
+
+    on_media_answer = on_media_offer
+    on_media_ice = on_media_offer
+    on_media_subscribe = on_media_offer
+    on_media_unsubscribe = on_media_offer
+    on_media_keyframe = on_media_offer
+    on_media_stats = on_media_offer
+
+    # -- group events -------------------------------------------------------------
+
+    async def room_who(self, event: dict[str, Any]) -> None:
+        """A newcomer asks who is here: answer to them directly."""
+        if event["reply_to"] != self.channel_name:
+            await self.channel_layer.send(
+                event["reply_to"], self._presence_event("present")
+            )
+
+    async def room_presence(self, event: dict[str, Any]) -> None:
+        if (
+            event["participant"] != self.room_pass.participant
+            or event["state"] != "joined"
+        ):
+            await self.send_json(
+                {k: v for k, v in event.items() if k != "type"} | {"type": "presence"}
+            )
+
+    async def room_chat(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "chat.message", "message": event["message"]})
+
+    async def room_speaking(self, event: dict[str, Any]) -> None:
+        await self.send_json(
+            {
+                "type": "speaking",
+                "participant": event["participant"],
+                "level": event["level"],
+            }
+        )
+
+    async def room_quality(self, event: dict[str, Any]) -> None:
+        await self.send_json(
+            {
+                "type": "quality",
+                "participant": event["participant"],
+                "figures": event["figures"],
+            }
+        )
+
+    async def room_host_action(self, event: dict[str, Any]) -> None:
+        """Apply a host's decision to this socket if it is aimed here."""
+        action, target = event["action"], event.get("target")
+        await self.send_json(
+            {"type": "host", "action": action, "target": target, "by": event["by"]}
+        )
+        if action == "end" or (
+            action == "remove" and target == self.room_pass.participant
+        ):
+            await self.close(code=CLOSE_FORBIDDEN)
+
+    # -- media worker replies and notices ----------------------------------------
+
+    async def media_answer(self, event: dict[str, Any]) -> None:
+        await self.send_json(
+            {"type": "media.answer", "pc": event["pc"], "sdp": event["sdp"]}
+        )
+
+    async def media_offer(self, event: dict[str, Any]) -> None:
+        await self.send_json(
+            {"type": "media.offer", "pc": event["pc"], "sdp": event["sdp"]}
+        )
+
+    async def media_ice(self, event: dict[str, Any]) -> None:
+        await self.send_json(
+            {
+                "type": "media.ice",
+                "pc": event["pc"],
+                "candidate": event.get("candidate"),
+            }
+        )
+
+    async def media_tracks(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "media.tracks", "tracks": event["tracks"]})
+
+    async def media_stats(self, event: dict[str, Any]) -> None:
+        await self.send_json(
+            {k: v for k, v in event.items() if k != "type"} | {"type": "media.stats"}
+        )
+
+    async def media_error(self, event: dict[str, Any]) -> None:
+        await self.send_error(
+            event.get("code", "media_error"),
+            event.get("detail", ""),
+            **{"for": event.get("for")},
+        )
+
+    async def media_worker_lost(self, event: dict[str, Any]) -> None:
+        """The room moved to another worker: the client publishes and subscribes again."""
+        await self.send_json({"type": "media.renegotiate"})
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _presence_event(self, state: str) -> dict[str, Any]:
+        return {
+            "type": "room.presence",
+            "participant": self.room_pass.participant,
+            "label": self.room_pass.display_name,
+            "host": self.room_pass.is_host,
+            "patient": self.room_pass.is_patient,
+            "state": state,
+            **self.presence,
+        }
+
+    async def _announce(self, state: str) -> None:
+        await self.channel_layer.group_send(self.group, self._presence_event(state))
+
+    async def _media(self, message: dict[str, Any]) -> None:
+        from consult.media.client import media_send
+
+        await media_send(
+            self.room_id,
+            {**message, "participant": self.room_pass.participant},
+            reply_to=self.channel_name,
+        )
+
+    async def _ice_servers(self) -> list[dict[str, Any]]:
+        from consult.media.ice import ice_servers_for
+
+        return await database_sync_to_async(ice_servers_for)(self.room_pass.participant)
