@@ -1,0 +1,1 @@
+"""Media workers seen from the web tier: transports, placement, ICE, signaling."""
