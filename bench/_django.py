@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,9 @@ def bench_database(default_url: str) -> Iterator[str]:
 
     if connection.vendor == "sqlite":
         # Never the suite's file: a benchmark must not clobber a running test DB.
-        connection.settings_dict["TEST"]["NAME"] = f"/tmp/bench-{os.getpid()}.sqlite3"
+        connection.settings_dict["TEST"]["NAME"] = os.path.join(
+            tempfile.gettempdir(), f"bench-{os.getpid()}.sqlite3"
+        )
     old_name = connection.creation.create_test_db(
         verbosity=0, autoclobber=True, keepdb=False
     )

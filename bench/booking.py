@@ -13,7 +13,8 @@ import os
 import threading
 import time
 from collections import Counter
-from datetime import UTC, date, datetime, time as dtime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 
 from _django import bench_database
 
@@ -135,7 +136,8 @@ def main() -> None:
         with_constraint = race(base + timedelta(hours=1), specialists[0])
         with connection.cursor() as cursor:
             cursor.execute(
-                "ALTER TABLE scheduling_appointmentparticipant DROP CONSTRAINT participant_no_overlap"
+                "ALTER TABLE scheduling_appointmentparticipant"
+                " DROP CONSTRAINT participant_no_overlap"
             )
         without_constraint = race(base + timedelta(hours=1), specialists[1])
 
@@ -176,7 +178,8 @@ def main() -> None:
         rate = booked["ok"] / elapsed
 
         print(
-            f"{ATTEMPTS} simultaneous attempts on one slot (PostgreSQL, threads, one connection each)"
+            f"{ATTEMPTS} simultaneous attempts on one slot"
+            " (PostgreSQL, threads, one connection each)"
         )
         print(f"{'variant':<34} {'booked':>7} {'409':>6} {'other':>6}")
         for name, result in [
@@ -189,14 +192,18 @@ def main() -> None:
                 if k not in ("booked", "slot_unavailable")
             }
             print(
-                f"{name:<34} {result['booked']:>7} {result['slot_unavailable']:>6} {sum(other.values()):>6} {other or ''}"
+                f"{name:<34} {result['booked']:>7} {result['slot_unavailable']:>6}"
+                f" {sum(other.values()):>6} {other or ''}"
             )
         print(
-            f"distinct slots: {booked['ok']} bookings in {elapsed:.2f} s with {WORKERS} coordinators = {rate:.1f}/s"
+            f"distinct slots: {booked['ok']} bookings in {elapsed:.2f} s"
+            f" with {WORKERS} coordinators = {rate:.1f}/s"
         )
         print(
-            f"bench: race_winners={with_constraint['booked']} race_409={with_constraint['slot_unavailable']} "
-            f"race_winners_without_constraint={without_constraint['booked']} bookings_per_s={rate:.1f}"
+            f"bench: race_winners={with_constraint['booked']}"
+            f" race_409={with_constraint['slot_unavailable']}"
+            f" race_winners_without_constraint={without_constraint['booked']}"
+            f" bookings_per_s={rate:.1f}"
         )
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import random
 import statistics
+import tempfile
 import time
-from datetime import UTC, date, datetime, time as dtime, timedelta
-
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
 from _django import bench_database
@@ -28,6 +29,7 @@ def _percentile(values: list[float], q: float) -> float:
 def main() -> None:
     with bench_database("sqlite://:memory:") as vendor:
         from consult.accounts.models import Department, Organisation, Role, User
+        from consult.records.models import Patient
         from consult.scheduling import selectors
         from consult.scheduling.availability import contains
         from consult.scheduling.models import (
@@ -37,7 +39,6 @@ def main() -> None:
             AvailabilityRule,
             ConsultationType,
         )
-        from consult.records.models import Patient
 
         rng = random.Random(7)
         hospital = Organisation.objects.create(name="Bench Hospital", kind="hospital")
@@ -162,7 +163,8 @@ def main() -> None:
             )
 
         def baseline() -> int:
-            # Every 15-minute start of the range, each seat checked candidate by candidate.
+            # Every 15-minute start of the range; each seat checked candidate by
+            # candidate.
             pool = list(selectors.practitioners(coordinator))
             cands = [
                 [s.practitioner_id]
@@ -199,10 +201,9 @@ def main() -> None:
             import cProfile
             import pstats
 
-            cProfile.runctx(
-                "for _ in range(10): ours()", globals(), locals(), "/tmp/slots.prof"
-            )
-            pstats.Stats("/tmp/slots.prof").sort_stats("cumulative").print_stats(18)
+            prof = os.path.join(tempfile.gettempdir(), "slots.prof")
+            cProfile.runctx("for _ in range(10): ours()", globals(), locals(), prof)
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(18)
         results = {}
         for name, fn in [("ours", ours), ("baseline", baseline)]:
             fn()  # warm
@@ -214,15 +215,18 @@ def main() -> None:
             results[name] = (statistics.median(times), _percentile(times, 0.95), count)
 
         print(
-            f"MDT slot search: 8 specialists (6 named + 2 department seats), 90 days, {len(participants)} existing bookings, {vendor}"
+            "MDT slot search: 8 specialists (6 named + 2 department seats), "
+            f"90 days, {len(participants)} existing bookings, {vendor}"
         )
         print(f"{'method':<10} {'median ms':>10} {'p95 ms':>10} {'slots':>6}")
         for name, (median, p95, count) in results.items():
             print(f"{name:<10} {median:>10.2f} {p95:>10.2f} {count:>6}")
         ratio = results["baseline"][0] / results["ours"][0]
         print(
-            f"bench: slots_median_ms={results['ours'][0]:.2f} slots_p95_ms={results['ours'][1]:.2f} "
-            f"baseline_median_ms={results['baseline'][0]:.2f} speedup={ratio:.1f} slots_found={results['ours'][2]}"
+            f"bench: slots_median_ms={results['ours'][0]:.2f} "
+            f"slots_p95_ms={results['ours'][1]:.2f} "
+            f"baseline_median_ms={results['baseline'][0]:.2f} speedup={ratio:.1f} "
+            f"slots_found={results['ours'][2]}"
         )
 
 

@@ -23,7 +23,7 @@ def group_name(*parts: object) -> str:
 
 
 def publish(group: str, event: dict[str, Any]) -> None:
-    """Send ``event`` to ``group`` now. Live updates only: a lost one costs a refresh."""
+    """Send ``event`` to ``group`` now. Live updates only; a lost one costs a reload."""
     layer = get_channel_layer()
     if layer is None:
         return

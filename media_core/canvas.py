@@ -39,7 +39,7 @@ class YuvCanvas:
 
     @classmethod
     def from_frame(cls, frame: av.VideoFrame) -> YuvCanvas:
-        """Wrap ``frame``'s planes without copying; raise ``BadFrame`` if not yuv420p."""
+        """Wrap ``frame``'s planes without copying; ``BadFrame`` if not yuv420p."""
         if frame.format.name != "yuv420p":
             raise BadFrame(f"expected a yuv420p frame, got {frame.format.name}")
         return cls(*(_plane_view(plane) for plane in frame.planes))
@@ -57,5 +57,7 @@ class YuvCanvas:
 
 def _plane_view(plane: av.video.plane.VideoPlane) -> np.ndarray:
     buffer = np.frombuffer(plane, np.uint8)
-    rows = buffer[: plane.line_size * plane.height].reshape(plane.height, plane.line_size)
+    rows = buffer[: plane.line_size * plane.height].reshape(
+        plane.height, plane.line_size
+    )
     return rows[:, : plane.width]

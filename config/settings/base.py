@@ -34,7 +34,9 @@ INSTALLED_APPS = [
     "consult.records",
     "consult.scheduling",
     "consult.rooms",
+    "consult.emergency",
     "consult.ops",
+    "consult.media",
 ]
 
 MIDDLEWARE = [
@@ -150,6 +152,22 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Media workers: "embedded" runs one in this process on its own thread and event
+# loop; "external" expects `manage.py media_worker` processes on the Redis layer.
+MEDIA_WORKERS = env.str("MEDIA_WORKERS", default="embedded")
+MEDIA_WORKER_CAPACITY = env.int("MEDIA_WORKER_CAPACITY", default=50)  # rooms
+MEDIA_REDIS_PREFIX = env.str("MEDIA_REDIS_PREFIX", default="media")
+MEDIA_WORKER_CLASS = env.str(
+    "MEDIA_WORKER_CLASS", default="media_core.worker.MediaWorker"
+)
+# ICE: no STUN/TURN by default (a LAN needs none). TURN is on when TURN_URLS is
+# set and then needs TURN_SHARED_SECRET (consult.E002); browsers and workers get
+# short-lived credentials (TURN REST API, coturn's use-auth-secret).
+WEBRTC_STUN_URLS = env.list("WEBRTC_STUN_URLS", default=[])
+TURN_URLS = env.list("TURN_URLS", default=[])
+TURN_SHARED_SECRET = env.str("TURN_SHARED_SECRET", default="")
+TURN_CREDENTIAL_TTL = env.int("TURN_CREDENTIAL_TTL", default=3600)
 
 REST_FRAMEWORK = {
     # The token class comes first: DRF takes its WWW-Authenticate challenge

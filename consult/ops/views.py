@@ -10,6 +10,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
@@ -61,13 +62,37 @@ def _channel_layer_state() -> dict[str, Any]:
         return {"ok": False, "error": type(exc).__name__}
 
 
+def _media_state() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    from consult.media.client import media_workers
+
+    mode = settings.MEDIA_WORKERS
+    try:
+        workers = async_to_sync(media_workers)()
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("health: media workers unknown: %s", type(exc).__name__)
+        return {"ok": False, "mode": mode, "error": type(exc).__name__}, []
+    # Embedded, the worker starts with the first room: none yet is healthy.
+    ok = bool(workers) or mode != "external"
+    return {"ok": ok, "mode": mode, "live": len(workers)}, workers
+
+
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Database and channel-layer state; 503 when either is down."""
-    checks = {"database": _database_state(), "channel_layer": _channel_layer_state()}
+    """Database, channel layer and media workers; 503 when any is down."""
+    media, media_workers = _media_state()
+    checks = {
+        "database": _database_state(),
+        "channel_layer": _channel_layer_state(),
+        "media": media,
+    }
     ok = all(check["ok"] for check in checks.values())
     return JsonResponse(
-        {"status": "ok" if ok else "degraded", **checks}, status=200 if ok else 503
+        {
+            "status": "ok" if ok else "degraded",
+            **checks,
+            "media_workers": media_workers,
+        },
+        status=200 if ok else 503,
     )
 
 

@@ -45,7 +45,7 @@ def is_blocked(user: Any) -> bool:
 
 
 def _recent(user: Any) -> Any:
-    """The user's events in the window, counted afresh after an administrator's clear."""
+    """The user's events in the window, counted anew after an administrator's clear."""
     since = timezone.now() - settings.ACCESS_MONITOR["WINDOW"]
     cleared = (
         AccessAlert.objects.filter(user=user, cleared_at__isnull=False)

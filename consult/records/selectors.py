@@ -8,8 +8,8 @@ from typing import Any
 
 from django.db import transaction
 
-from consult.records import phi as phi_codec
 from consult.records import monitor
+from consult.records import phi as phi_codec
 from consult.records.access import (
     block_for,
     patient_access,

@@ -86,7 +86,7 @@ class RoomInviteView(APIView):
 
 
 class QualityReportView(APIView):
-    """The room's per-session quality reports (hosts only): latency histograms, loss, freezes."""
+    """Per-session quality reports (hosts only): latency histograms, loss, freezes."""
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request, room_id: str) -> Response:

@@ -304,8 +304,14 @@ class RoomConsumer(ValidatedJsonConsumer):
         )
 
     async def media_offer(self, event: dict[str, Any]) -> None:
+        # ``tracks`` maps each m-line's mid to the track it carries.
         await self.send_json(
-            {"type": "media.offer", "pc": event["pc"], "sdp": event["sdp"]}
+            {
+                "type": "media.offer",
+                "pc": event["pc"],
+                "sdp": event["sdp"],
+                "tracks": event.get("tracks", {}),
+            }
         )
 
     async def media_ice(self, event: dict[str, Any]) -> None:
@@ -333,7 +339,7 @@ class RoomConsumer(ValidatedJsonConsumer):
         )
 
     async def media_worker_lost(self, event: dict[str, Any]) -> None:
-        """The room moved to another worker: the client publishes and subscribes again."""
+        """Room moved to another worker: the client publishes and subscribes again."""
         await self.send_json({"type": "media.renegotiate"})
 
     # -- helpers ------------------------------------------------------------------
@@ -364,4 +370,6 @@ class RoomConsumer(ValidatedJsonConsumer):
     async def _ice_servers(self) -> list[dict[str, Any]]:
         from consult.media.ice import ice_servers_for
 
-        return await database_sync_to_async(ice_servers_for)(self.room_pass.participant)
+        user = self.scope.get("user")
+        who = user if user is not None and user.is_authenticated else self.room_pass.participant
+        return await database_sync_to_async(ice_servers_for)(who)

@@ -93,7 +93,7 @@ class RoomMember(models.Model):
 
 
 class ChatMessage(models.Model):
-    """A chat line: numbered per room without gaps; the text is encrypted (it is clinical)."""
+    """A chat line, numbered per room without gaps; its text is encrypted (clinical)."""
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="chat")
     seq = models.PositiveIntegerField()

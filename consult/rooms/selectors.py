@@ -84,7 +84,7 @@ def room_pass_for_user(user: Any, room_id: object) -> RoomPass:
 
 
 def room_pass_for_patient(appointment_id: object, room_id: object) -> RoomPass:
-    """The patient's pass: their session's appointment owns this room and they were admitted."""
+    """Patient pass: their session's appointment owns the room; they were admitted."""
     room = _room(room_id)
     waiting = (
         getattr(room.appointment, "waiting", None) if room.appointment_id else None
@@ -146,7 +146,7 @@ def chat_since(
 
 
 def rooms_for(user: Any) -> list[Room]:
-    """Open rooms the user created, was invited to, or is a clinician of; newest first."""
+    """Open rooms the user made, was invited to, or is a clinician of; newest first."""
     invited = RoomMember.objects.filter(user=user, removed_at__isnull=True).values(
         "room_id"
     )

@@ -1,4 +1,4 @@
-"""Writes on rooms: ad-hoc rooms and invitations, chat, host actions, quality reports."""
+"""Writes on rooms: ad-hoc rooms, invitations, chat, host actions, quality reports."""
 
 from __future__ import annotations
 

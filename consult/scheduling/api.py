@@ -236,7 +236,7 @@ class MdtSearchSerializer(StrictSerializer):
 
 
 class MdtSearchView(APIView):
-    """Earliest common slots for several specialists (or any of a department per seat)."""
+    """Earliest common slots for the specialists (or any of a department per seat)."""
 
     @extend_schema(request=MdtSearchSerializer, responses={200: dict})
     def post(self, request: Request) -> Response:
@@ -331,7 +331,7 @@ def appointment_json(
 
 
 class AppointmentListView(APIView):
-    """Your appointments (coordinators: your organisation's) in a date range, or book one."""
+    """Your appointments (coordinators: your organisation's) in a range, or book one."""
 
     @extend_schema(
         operation_id="scheduling_appointments_list",

@@ -119,7 +119,7 @@ def free_intervals(
     start: datetime,
     end: datetime,
 ) -> list[Interval]:
-    """Bookable time in ``[start, end)``: windows plus extra sessions, minus leave and busy."""
+    """Bookable time in ``[start, end)``: windows and extras, minus leave and busy."""
     overrides = list(overrides)
     available = merge(
         expand(windows, start, end)
@@ -139,7 +139,7 @@ def align_up(moment: datetime, step: timedelta) -> datetime:
 def slot_starts(
     free: Iterable[Interval], duration: timedelta, step: timedelta
 ) -> Iterator[datetime]:
-    """Start times on the ``step`` grid whose whole ``duration`` fits in a free interval."""
+    """Starts on the ``step`` grid whose whole ``duration`` fits in a free interval."""
     for start, end in free:
         slot = align_up(start, step)
         while slot + duration <= end:

@@ -24,7 +24,7 @@ def _pong(message: schemas.Ping) -> dict[str, Any]:
 
 
 class PatientWaitingConsumer(ValidatedJsonConsumer):
-    """The patient's waiting page. Authorised by the session bound to a one-time link."""
+    """Patient's waiting page: authorised by the session bound to a one-time link."""
 
     requires_user = False
     rate_per_second = 5.0

@@ -59,7 +59,9 @@ def seed_scheduling(
                 "is_mdt": is_mdt,
             },
         )[0]
-    clinicians = [users[u] for u in ("dr.cardio", "dr.radio", "dr.radio2", "dr.surgeon")]
+    clinicians = [
+        users[u] for u in ("dr.cardio", "dr.radio", "dr.radio2", "dr.surgeon")
+    ]
     for person in clinicians:
         for weekday in range(5):
             for start, end in SESSIONS:
@@ -67,7 +69,11 @@ def seed_scheduling(
                     practitioner=person,
                     weekday=weekday,
                     start_time=start,
-                    defaults={"end_time": end, "time_zone": ZONE, "valid_from": date(2026, 1, 1)},
+                    defaults={
+                        "end_time": end,
+                        "time_zone": ZONE,
+                        "valid_from": date(2026, 1, 1),
+                    },
                 )
     coordinator, cardio = users["nurse.cardio"], users["dr.cardio"]
     cardiology_patients = patients[0::4]
@@ -77,14 +83,26 @@ def seed_scheduling(
             (kinds["video-30"], [cardio], _next(1, after=today), time(10), 0),
             (kinds["video-15"], [cardio], _next(2, after=today), time(14), 1),
             (kinds["clinic-20"], [cardio], _next(3, after=today), time(9, 30), 2),
-            (kinds["mdt-60"], [cardio, users["dr.radio"], users["dr.surgeon"]], _next(3, after=today), time(14), 3),
+            (
+                kinds["mdt-60"],
+                [cardio, users["dr.radio"], users["dr.surgeon"]],
+                _next(3, after=today),
+                time(14),
+                3,
+            ),
         ]
         for kind, who, day, at, n in plans:
             _book(coordinator, kind, who, _local(day, at), cardiology_patients[n])
     return _today_link(coordinator, cardio, kinds["video-30"], cardiology_patients[4])
 
 
-def _book(actor: User, kind: ConsultationType, who: list[User], start: datetime, patient: Patient) -> Appointment | None:
+def _book(
+    actor: User,
+    kind: ConsultationType,
+    who: list[User],
+    start: datetime,
+    patient: Patient,
+) -> Appointment | None:
     try:
         return services.appointment_book(
             actor=actor,
@@ -100,8 +118,10 @@ def _book(actor: User, kind: ConsultationType, who: list[User], start: datetime,
         return None
 
 
-def _today_link(coordinator: User, cardio: User, kind: ConsultationType, patient: Patient) -> str | None:
-    """A video consultation starting shortly, with a fresh patient link, for the demo."""
+def _today_link(
+    coordinator: User, cardio: User, kind: ConsultationType, patient: Patient
+) -> str | None:
+    """A video consultation starting soon, with a fresh patient link, for the demo."""
     now = timezone.now()
     soon = Appointment.objects.filter(
         participants__practitioner=cardio,
@@ -118,10 +138,18 @@ def _today_link(coordinator: User, cardio: User, kind: ConsultationType, patient
             ends_at=now + timedelta(hours=3),
             note="Demo session",
         )
-        soon = _book(coordinator, kind, [cardio], align_up(now + timedelta(minutes=10), timedelta(minutes=15)), patient)
+        soon = _book(
+            coordinator,
+            kind,
+            [cardio],
+            align_up(now + timedelta(minutes=10), timedelta(minutes=15)),
+            patient,
+        )
     if soon is None:
         return None
-    path, _ = waiting.patient_link_issue(actor=coordinator, appointment_id=soon.pk, ctx=COMMAND)
+    path, _ = waiting.patient_link_issue(
+        actor=coordinator, appointment_id=soon.pk, ctx=COMMAND
+    )
     return path
 
 

@@ -73,7 +73,7 @@ def find_common_slots(
     step: timedelta,
     limit: int = 10,
 ) -> list[MdtSlot]:
-    """Up to ``limit`` earliest starts where every seat can be filled by a distinct person.
+    """Up to ``limit`` earliest starts where distinct people can fill every seat.
 
     ``free`` maps each candidate to their sorted, merged free intervals.
     """

@@ -84,7 +84,10 @@ class AvailabilityRule(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.practitioner} weekday {self.weekday} {self.start_time}-{self.end_time}"
+        return (
+            f"{self.practitioner} weekday {self.weekday}"
+            f" {self.start_time}-{self.end_time}"
+        )
 
     def clean(self) -> None:
         """A window ends after it starts, and its validity is ordered."""
@@ -99,7 +102,7 @@ class AvailabilityRule(models.Model):
 
 
 class AvailabilityException(models.Model):
-    """A one-off change: leave or a public holiday removes time; an extra session adds it."""
+    """A one-off change: leave or a holiday removes time; an extra session adds it."""
 
     class Kind(models.TextChoices):
         LEAVE = "leave", "Leave"
@@ -268,7 +271,7 @@ class CalendarFeed(models.Model):
 
 
 class PatientAccessLink(models.Model):
-    """A one-time, expiring link that lets a patient into one appointment's waiting room.
+    """A one-time, expiring link letting a patient into one appointment's waiting room.
 
     The token is stored as a hash. The first browser to open it binds it to
     its session; any other browser is refused afterwards.

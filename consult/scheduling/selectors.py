@@ -97,7 +97,7 @@ def free_intervals_for(
     *,
     include_busy: bool = True,
 ) -> dict[int, list[Interval]]:
-    """Each practitioner's bookable time in ``[start, end)``, in three queries in all."""
+    """Each practitioner's bookable time in ``[start, end)``, in three queries total."""
     windows: dict[int, list[WeeklyWindow]] = {pid: [] for pid in practitioner_ids}
     for rule in AvailabilityRule.objects.filter(
         practitioner_id__in=practitioner_ids
@@ -208,7 +208,7 @@ def mdt_search(
 def appointments_for(
     actor: Any, *, start: datetime, end: datetime
 ) -> QuerySet[Appointment]:
-    """Appointments the actor takes part in, or, for coordinators, their organisation's."""
+    """Appointments the actor takes part in (for coordinators, their organisation's)."""
     require_scheduler(actor)
     queryset = Appointment.objects.filter(
         organisation_id=actor.organisation_id, starts_at__lt=end, ends_at__gt=start

@@ -235,7 +235,7 @@ CANCEL_REASONS = (
 def appointment_cancel(
     *, actor: Any, appointment_id: object, reason: str, ctx: AccessContext
 ) -> Appointment:
-    """Cancel an active appointment with a reason code; frees every participant's time."""
+    """Cancel an active appointment with a reason code, freeing everyone's time."""
     if reason not in CANCEL_REASONS:
         raise InvalidBooking("Unknown cancellation reason.", code="invalid_reason")
     appointment = _appointment_for_update(actor, appointment_id)
@@ -272,7 +272,7 @@ def appointment_cancel(
 def appointment_reschedule(
     *, actor: Any, appointment_id: object, starts_at: datetime, ctx: AccessContext
 ) -> Appointment:
-    """Move an appointment: cancel it and book the same people at ``starts_at``, atomically."""
+    """Reschedule atomically: cancel, then book the same people at ``starts_at``."""
     with transaction.atomic():
         old = _appointment_for_update(actor, appointment_id)
         participants = list(
@@ -324,7 +324,7 @@ STATUS_TRANSITIONS = {
 def appointment_set_status(
     *, actor: Any, appointment_id: object, status: str, ctx: AccessContext
 ) -> Appointment:
-    """Move an appointment along FHIR's status flow (checked-in, arrived, fulfilled, noshow)."""
+    """Advance along FHIR's status flow (checked-in, arrived, fulfilled, noshow)."""
     appointment = _appointment_for_update(actor, appointment_id)
     if status not in STATUS_TRANSITIONS.get(appointment.status, set()):
         raise InvalidBooking(

@@ -63,7 +63,7 @@ def waiting_group(appointment_id: object) -> str:
 def patient_link_issue(
     *, actor: Any, appointment_id: object, ctx: AccessContext
 ) -> tuple[str, datetime]:
-    """Issue a one-time link for the appointment's patient; older unused links are revoked.
+    """Issue a one-time link for the appointment's patient; revoke older unused ones.
 
     Returns the link's path (``/join/<token>``) and its expiry.
     """
@@ -212,7 +212,9 @@ def waiting_arrive(
                 dedupe_key=f"waiting:{appointment.pk}:{int(now.timestamp())}",
                 defaults={
                     "kind": Notification.Kind.WAITING,
-                    "title": f"Your {appointment.consultation_type.name} patient is waiting",
+                    "title": (
+                        f"Your {appointment.consultation_type.name} patient is waiting"
+                    ),
                     "url": reverse("scheduling:calendar"),
                 },
             )
@@ -330,7 +332,7 @@ class WaitingPatient:
 
 
 def waiting_list(actor: Any) -> list[WaitingPatient]:
-    """Patients in the waiting rooms of the actor's appointments today, earliest first."""
+    """Patients waiting in rooms of the actor's appointments today, earliest first."""
     now = timezone.now()
     entries = (
         WaitingEntry.objects.filter(

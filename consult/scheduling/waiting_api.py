@@ -19,7 +19,7 @@ def _ctx(request: Request) -> AccessContext:
 
 
 class PatientLinkView(APIView):
-    """Issue the one-time link the patient uses to join (older unused links stop working)."""
+    """Issue the patient's one-time join link (older unused links stop working)."""
 
     @extend_schema(request=None, responses={201: dict})
     def post(self, request: Request, appointment_id: str) -> Response:
@@ -33,7 +33,7 @@ class PatientLinkView(APIView):
 
 
 class WaitingListView(APIView):
-    """Patients waiting for your consultations, with how long and their device checks."""
+    """Patients waiting for your consultations, with wait times and device checks."""
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request) -> Response:

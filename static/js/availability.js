@@ -20,42 +20,8 @@
     permission_denied: "Only the clinician or a coordinator can change this diary.",
   };
 
-  // ---- Shared helpers (API, CSRF, dates) ----------------------------------
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    if (match) return decodeURIComponent(match[1]);
-    const meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
-  }
-
-  async function api(path, { method = "GET", body } = {}) {
-    const headers = { Accept: "application/json" };
-    if (method !== "GET") {
-      headers["Content-Type"] = "application/json";
-      headers["X-CSRFToken"] = csrfToken();
-    }
-    const res = await fetch(path, {
-      method,
-      headers,
-      credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let data = null;
-    if (res.status !== 204) {
-      try {
-        data = await res.json();
-      } catch {
-        data = null;
-      }
-    }
-    if (!res.ok) {
-      const err = new Error((data && data.detail) || `Request failed (${res.status}).`);
-      err.code = (data && data.code) || `http_${res.status}`;
-      err.errors = data && data.errors;
-      throw err;
-    }
-    return data;
-  }
+  // Shared with the other scheduling pages: static/js/schedule_common.js.
+  const { $, api, el, show, fillZones, partsIn } = window.Schedule;
 
   function messageFor(err) {
     if (MESSAGES[err.code]) return MESSAGES[err.code];
@@ -63,42 +29,7 @@
       const [field, problems] = Object.entries(err.errors)[0] || [];
       if (field) return `${field.replace(/_/g, " ")}: ${[].concat(problems).join(" ")}`;
     }
-    return err.message || "Something went wrong.";
-  }
-
-  function el(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") node.className = v;
-      else if (k === "text") node.textContent = v;
-      else node.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (const child of children) {
-      if (child !== null && child !== undefined) node.append(child);
-    }
-    return node;
-  }
-
-  const $ = (id) => document.getElementById(id);
-  function show(node, text) {
-    node.textContent = text || "";
-    node.hidden = !text;
-  }
-
-  function partsIn(ms, tz) {
-    const out = {};
-    const fmt = new Intl.DateTimeFormat("en-GB", {
-      timeZone: tz,
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      hourCycle: "h23",
-    });
-    for (const p of fmt.formatToParts(new Date(ms))) out[p.type] = p.value;
-    return out;
+    return window.Schedule.messageFor(err);
   }
 
   /** UTC ISO instant of a wall-clock "YYYY-MM-DDTHH:MM" in zone ``tz`` (DST-correct). */
@@ -230,8 +161,7 @@
       ),
     );
   });
-  const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
-  for (const zone of ["UTC", ...zones]) $("zones").append(el("option", { value: zone }));
+  fillZones($("zones"));
   $("rule-zone").value = PTZ;
   $("av-who").textContent = practitioner.name;
   $("exc-zone").textContent = PTZ;

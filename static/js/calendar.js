@@ -45,77 +45,18 @@
     permission_denied: "You are not allowed to do that.",
   };
 
-  // ---- Shared helpers (API, CSRF, dates) ----------------------------------
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    if (match) return decodeURIComponent(match[1]);
-    const meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
-  }
-
-  async function api(path, { method = "GET", body } = {}) {
-    const headers = { Accept: "application/json" };
-    if (method !== "GET") {
-      headers["Content-Type"] = "application/json";
-      headers["X-CSRFToken"] = csrfToken();
-    }
-    const res = await fetch(path, {
-      method,
-      headers,
-      credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let data = null;
-    if (res.status !== 204) {
-      try {
-        data = await res.json();
-      } catch {
-        data = null;
-      }
-    }
-    if (!res.ok) {
-      const err = new Error((data && data.detail) || `Request failed (${res.status}).`);
-      err.code = (data && data.code) || `http_${res.status}`;
-      err.status = res.status;
-      throw err;
-    }
-    return data;
-  }
-
-  function messageFor(err) {
-    return MESSAGES[err.code] || err.message || "Something went wrong.";
-  }
-
-  const partsFormat = new Intl.DateTimeFormat("en-GB", {
-    timeZone: TZ,
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-  });
+  // Shared with the other scheduling pages: static/js/schedule_common.js.
+  const { $, api, el, fact: factIn, keyToUtc, addDays, dayLabel, partsIn } = window.Schedule;
+  const messageFor = (err) => window.Schedule.messageFor(err, MESSAGES);
 
   /** Wall-clock parts of an instant in the viewer's zone (DST-correct). */
   function localParts(date) {
-    const out = {};
-    for (const p of partsFormat.formatToParts(date)) out[p.type] = p.value;
+    const out = partsIn(date, TZ);
     return {
       key: `${out.year}-${out.month}-${out.day}`,
       minutes: Number(out.hour) * 60 + Number(out.minute),
       time: `${out.hour}:${out.minute}`,
     };
-  }
-
-  function keyToUtc(key) {
-    const [y, m, d] = key.split("-").map(Number);
-    return new Date(Date.UTC(y, m - 1, d));
-  }
-
-  function addDays(key, n) {
-    const date = keyToUtc(key);
-    date.setUTCDate(date.getUTCDate() + n);
-    return date.toISOString().slice(0, 10);
   }
 
   function mondayOf(key) {
@@ -128,33 +69,12 @@
     day: "numeric",
     month: "short",
   });
-  const longDayFormat = new Intl.DateTimeFormat("en-GB", {
-    timeZone: "UTC",
-    weekday: "long",
-    day: "numeric",
-    month: "long",
-  });
   const rangeFormat = new Intl.DateTimeFormat("en-GB", {
     timeZone: "UTC",
     day: "numeric",
     month: "short",
     year: "numeric",
   });
-
-  function el(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") node.className = v;
-      else if (k === "text") node.textContent = v;
-      else node.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (const child of children) {
-      if (child === null || child === undefined) continue;
-      node.append(typeof child === "string" ? document.createTextNode(child) : child);
-    }
-    return node;
-  }
 
   // ---- State ---------------------------------------------------------------
   const params = new URLSearchParams(window.location.search);
@@ -168,7 +88,6 @@
     loading: 0,
   };
 
-  const $ = (id) => document.getElementById(id);
   const grid = $("cal-grid");
   const list = $("cal-list");
   const status = $("cal-status");
@@ -347,7 +266,7 @@
         class: `cal-col${day === today ? " is-today" : ""}`,
         style: `height:${height}px;--hour:${HOUR_PX}px`,
         role: "group",
-        "aria-label": longDayFormat.format(keyToUtc(day)),
+        "aria-label": dayLabel(day),
       });
       for (const row of lanes(byDay[day])) {
         const button = apptButton(row, "appt-block");
@@ -380,7 +299,7 @@
     for (const day of days) {
       const section = el("section", { class: `cal-listday${day === today ? " is-today" : ""}` });
       section.append(
-        el("h2", {}, longDayFormat.format(keyToUtc(day)), day === today ? el("span", { class: "today-tag", text: "Today" }) : null),
+        el("h2", {}, dayLabel(day), day === today ? el("span", { class: "today-tag", text: "Today" }) : null),
       );
       const items = byDay[day].slice().sort((x, y) => x.top - y.top);
       if (!items.length) {
@@ -421,19 +340,13 @@
     if (text) errorBox.hidden = true;
   }
 
-  function fact(label, value) {
-    facts.append(el("dt", { text: label }));
-    const dd = el("dd");
-    if (value instanceof Node) dd.append(value);
-    else dd.textContent = value;
-    facts.append(dd);
-  }
+  const fact = (label, value) => factIn(facts, label, value);
 
   function fillFacts(a, reason) {
     const start = localParts(new Date(a.start));
     const end = localParts(new Date(a.end));
     facts.replaceChildren();
-    fact("When", `${longDayFormat.format(keyToUtc(start.key))}, ${start.time}–${end.time} (${TZ})`);
+    fact("When", `${dayLabel(start.key)}, ${start.time}–${end.time} (${TZ})`);
     fact("Patient", patientLabel(a));
     const kind = a.consultation_type;
     fact("Type", `${kind.name} · ${kind.duration_minutes} min · ${kind.modality === "video" ? "video" : "in person"}`);
@@ -613,7 +526,7 @@
     }
     for (const [key, daySlots] of groups) {
       const wrap = el("div", { class: "slot-day" });
-      wrap.append(el("h4", { text: longDayFormat.format(keyToUtc(key)) }));
+      wrap.append(el("h4", { text: dayLabel(key) }));
       const row = el("div", { class: "slot-buttons" });
       for (const slot of daySlots) {
         const b = el("button", {
@@ -629,7 +542,7 @@
           b.setAttribute("aria-pressed", "true");
           reschedule.chosen = slot;
           confirm.disabled = false;
-          confirm.textContent = `Move to ${longDayFormat.format(keyToUtc(key))}, ${slot.local_start.slice(11, 16)}`;
+          confirm.textContent = `Move to ${dayLabel(key)}, ${slot.local_start.slice(11, 16)}`;
         });
         row.append(b);
       }

@@ -23,99 +23,10 @@
   };
   const REFRESH_ON = ["slot_unavailable", "outside_availability", "in_the_past"];
 
-  // ---- Shared helpers (API, CSRF, dates) ----------------------------------
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    if (match) return decodeURIComponent(match[1]);
-    const meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
-  }
-
-  async function api(path, { method = "GET", body } = {}) {
-    const headers = { Accept: "application/json" };
-    if (method !== "GET") {
-      headers["Content-Type"] = "application/json";
-      headers["X-CSRFToken"] = csrfToken();
-    }
-    const res = await fetch(path, {
-      method,
-      headers,
-      credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let data = null;
-    if (res.status !== 204) {
-      try {
-        data = await res.json();
-      } catch {
-        data = null;
-      }
-    }
-    if (!res.ok) {
-      const err = new Error((data && data.detail) || `Request failed (${res.status}).`);
-      err.code = (data && data.code) || `http_${res.status}`;
-      throw err;
-    }
-    return data;
-  }
-
-  const messageFor = (err) => MESSAGES[err.code] || err.message || "Something went wrong.";
-
-  function el(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") node.className = v;
-      else if (k === "text") node.textContent = v;
-      else node.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (const child of children) {
-      if (child !== null && child !== undefined) node.append(child);
-    }
-    return node;
-  }
-
-  function todayIn(zone) {
-    try {
-      return new Intl.DateTimeFormat("en-CA", { timeZone: zone }).format(new Date());
-    } catch {
-      return new Date().toISOString().slice(0, 10);
-    }
-  }
-
-  function addDays(key, n) {
-    const [y, m, d] = key.split("-").map(Number);
-    return new Date(Date.UTC(y, m - 1, d + n)).toISOString().slice(0, 10);
-  }
-
-  const dayFormat = new Intl.DateTimeFormat("en-GB", {
-    timeZone: "UTC",
-    weekday: "long",
-    day: "numeric",
-    month: "long",
-  });
-  function dayLabel(key) {
-    const [y, m, d] = key.split("-").map(Number);
-    return dayFormat.format(new Date(Date.UTC(y, m - 1, d)));
-  }
-  // "local_start" is ISO in the chosen zone: its date and clock are the local ones.
-  const localDay = (iso) => iso.slice(0, 10);
-  const localTime = (iso) => iso.slice(11, 16);
-
-  function fillZones(datalist) {
-    const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
-    for (const zone of ["UTC", ...zones]) datalist.append(el("option", { value: zone }));
-  }
-
-  const $ = (id) => document.getElementById(id);
-  function show(node, text) {
-    node.textContent = text || "";
-    node.hidden = !text;
-  }
-  function fact(dl, label, value) {
-    dl.append(el("dt", { text: label }));
-    dl.append(value instanceof Node ? el("dd", {}, value) : el("dd", { text: value }));
-  }
+  // Shared with the other scheduling pages: static/js/schedule_common.js.
+  const { $, api, el, show, fact, fillZones, todayIn, addDays, dayLabel, localDay, localTime } =
+    window.Schedule;
+  const messageFor = (err) => window.Schedule.messageFor(err, MESSAGES);
 
   const state = { seats: [], kinds: [], slots: [], chosen: null, searched: null, patient: null, appointment: null };
 

@@ -72,7 +72,8 @@ def test_redis_layer_keeps_idle_sockets(settings) -> None:
         [
             sys.executable,
             "-c",
-            "from django.conf import settings as s; import django; django.setup(); print(s.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]['socket_timeout'])",
+            "from django.conf import settings as s; import django; django.setup(); "
+            "print(s.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]['socket_timeout'])",
         ],
         cwd=ROOT,
         env={**os.environ, **PROD_ENV},

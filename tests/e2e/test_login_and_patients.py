@@ -29,7 +29,7 @@ def _sign_in(page, live_url: str, username: str) -> None:  # type: ignore[no-unt
 
 
 def test_clinician_sees_department_patient_and_opens_the_record(page, live_url) -> None:  # type: ignore[no-untyped-def]
-    """The list shows the department's patient; the record page shows PHI and is audited."""
+    """The list shows the department's patient; the record shows PHI and is audited."""
     department = DepartmentFactory()
     nurse = UserFactory(role=Role.NURSE, department=department)
     patient = PatientFactory(

@@ -1,4 +1,4 @@
-"""A coordinator books an MDT in the UI; the patient waits; the clinician admits them."""
+"""Coordinator books an MDT in the UI; the patient waits; the clinician admits them."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _sign_in(page, live_url: str, username: str) -> None:  # type: ignore[no-unt
 
 
 def test_mdt_booking_waiting_and_admission(browser, live_url) -> None:  # type: ignore[no-untyped-def]
-    """Book in the MDT finder, send the link, the patient waits, the cardiologist admits."""
+    """Book in the MDT finder, send the link, patient waits, cardiologist admits."""
     hospital = HospitalFactory()
     cardiology = DepartmentFactory(organisation=hospital, name="Cardiology")
     radiology = DepartmentFactory(
@@ -100,7 +100,8 @@ def test_mdt_booking_waiting_and_admission(browser, live_url) -> None:  # type: 
     patient_page.goto(link)
     patient_page.wait_for_url("**/waiting/")
     patient_page.wait_for_function(
-        "document.getElementById('wr-status').textContent.includes('Your clinician knows you')"
+        "document.getElementById('wr-status').textContent"
+        ".includes('Your clinician knows you')"
     )
 
     clinician_context = browser.new_context(viewport={"width": 1280, "height": 900})

@@ -68,7 +68,7 @@ def test_login_and_logout_are_audited(client) -> None:
 
 
 def test_failed_login_is_audited_without_the_username(client) -> None:
-    """A failed sign-in is recorded, but not the typed username (it may be a password)."""
+    """A failed sign-in is audited without the typed username (it may be a password)."""
     client.post(
         reverse("accounts:login"), {"username": "s3cret-typed-here", "password": "nope"}
     )

@@ -31,7 +31,7 @@ def _counts() -> tuple[int, ...]:
 
 
 def test_seed_creates_every_role_and_twenty_patients() -> None:
-    """One hospital with four departments, one ambulance service, all roles, 20 patients."""
+    """One hospital, four departments, one ambulance service, all roles, 20 patients."""
     _seed()
     roles = set(User.objects.values_list("role", flat=True))
     assert (roles, Patient.objects.count(), Department.objects.count()) == (

@@ -42,7 +42,7 @@ def test_healthz_round_trips_through_redis(client, settings) -> None:
 
 @pytest.mark.redis
 async def test_idle_redis_receive_is_not_torn_down() -> None:
-    """An idle receive survives 16 s with the project's layer config (channels_redis #422)."""
+    """An idle receive survives 16 s with our layer config (channels_redis #422)."""
     from channels_redis.core import RedisChannelLayer
 
     layer = RedisChannelLayer(
@@ -56,7 +56,7 @@ async def test_idle_redis_receive_is_not_torn_down() -> None:
 
 
 def test_metrics_count_requests_by_route(client) -> None:
-    """Prometheus text includes request counts labelled by route pattern, not raw path."""
+    """Prometheus text has request counts labelled by route pattern, not raw path."""
     client.get("/healthz")
     text = client.get("/metrics").content.decode()
     assert (

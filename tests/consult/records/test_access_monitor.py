@@ -539,7 +539,7 @@ def test_concurrent_reads_cannot_slip_past_the_volume_limit() -> None:
 
 @pytest.mark.django_db
 def test_clearing_an_alert_restarts_the_count() -> None:
-    """After a clear, the blocked reads of the window no longer count against the user."""
+    """After a clear, the window's blocked reads no longer count against the user."""
     doctor = clinician(Role.SPECIALIST, patients=MAX_DISTINCT + 2)
     for patient in doctor.patients[: MAX_DISTINCT + 1]:
         doctor.client.get(f"/api/patients/{patient.pk}/")
@@ -552,7 +552,7 @@ def test_clearing_an_alert_restarts_the_count() -> None:
 
 @pytest.mark.django_db
 def test_paging_through_many_patients_is_blocked() -> None:
-    """A scraper paging the list past the listing threshold is blocked (rule listing)."""
+    """A scraper paging past the listing threshold is blocked (rule listing)."""
     doctor = clinician(Role.SPECIALIST, patients=MAX_LISTED + 20)
     statuses = [
         doctor.client.get(f"/api/patients/?limit=20&offset={offset}").status_code

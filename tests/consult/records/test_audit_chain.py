@@ -76,9 +76,11 @@ def test_inserted_event_is_named() -> None:
     events = _write(4)
     forged = events[1]
     _sql(
-        "INSERT INTO records_auditevent (seq, at, actor_username, action, object_type, "
-        "object_id, outcome, channel, ip, user_agent, extra, prev_hash, hash, explanation) "
-        "VALUES (%s, %s, '', 'read', 'patient', 'x', 'allowed', 'test', '', '', '{}', %s, %s, '')",
+        "INSERT INTO records_auditevent (seq, at, actor_username, action, "
+        "object_type, object_id, outcome, channel, ip, user_agent, extra, "
+        "prev_hash, hash, explanation) "
+        "VALUES (%s, %s, '', 'read', 'patient', 'x', 'allowed', 'test', '', '', "
+        "'{}', %s, %s, '')",
         [forged.seq + 1000, forged.at, forged.hash, "f" * 64],
     )
     _sql(

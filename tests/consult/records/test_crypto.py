@@ -122,7 +122,7 @@ def test_patient_round_trips_through_the_database() -> None:
 
 @pytest.mark.django_db
 def test_rotation_keeps_every_record_readable(settings) -> None:
-    """After a new primary key and rotate_phi_key, every record reads and uses the new key."""
+    """New primary key + rotate_phi_key: every record reads and uses the new key."""
     old_spec = settings.PHI_KEYS
     patients = [PatientFactory(phi=make_phi(n)) for n in range(1, 6)]
     settings.PHI_KEYS = f"new1:{base64.b64encode(bytes([9]) * 32).decode()},{old_spec}"
@@ -137,7 +137,7 @@ def test_rotation_keeps_every_record_readable(settings) -> None:
 
 @pytest.mark.django_db
 def test_records_under_an_old_key_stay_readable_before_rotation(settings) -> None:
-    """Adding a new primary key does not break reading records sealed under the old one."""
+    """A new primary key does not break reading records sealed under the old one."""
     patient = PatientFactory(phi=make_phi(3))
     settings.PHI_KEYS = (
         f"new1:{base64.b64encode(bytes([9]) * 32).decode()},{settings.PHI_KEYS}"

@@ -116,7 +116,7 @@ async def test_anonymous_is_refused_with_4401(people, redis_layer) -> None:  # t
 async def test_chat_is_ordered_and_resent_lines_are_stored_once(
     people, redis_layer
 ) -> None:  # type: ignore[no-untyped-def]
-    """Lines get consecutive seqs; a resend after reconnect is acked with the same seq."""
+    """Lines get consecutive seqs; a reconnect's resend is acked with the same seq."""
     host, guest, _ = people
     room = await sync_to_async(_room_with)(host, guest)
     first = await _join(room, host)
@@ -260,7 +260,8 @@ async def test_ending_the_room_closes_every_socket(people, redis_layer) -> None:
             "invalid_message",
         ),
         (
-            '{"type": "chat.send", "client_id": "6f1b8f76-3f6e-4b55-9d7f-1ad2c6b1a3f0", "body": ""}',
+            '{"type": "chat.send", '
+            '"client_id": "6f1b8f76-3f6e-4b55-9d7f-1ad2c6b1a3f0", "body": ""}',
             "invalid_message",
         ),
         ('{"type": "host", "action": "explode"}', "invalid_message"),
@@ -269,7 +270,8 @@ async def test_ending_the_room_closes_every_socket(people, redis_layer) -> None:
             "invalid_message",
         ),
         (
-            '{"type": "quality", "session": "6f1b8f76-3f6e-4b55-9d7f-1ad2c6b1a3f0", "fps": -5}',
+            '{"type": "quality", '
+            '"session": "6f1b8f76-3f6e-4b55-9d7f-1ad2c6b1a3f0", "fps": -5}',
             "invalid_message",
         ),
         ("{}", "malformed_message"),

@@ -77,7 +77,7 @@ def local(day: date, hour: int, minute: int = 0, zone: str = LONDON) -> datetime
 
 @pytest.fixture
 def clinic(db) -> Clinic:  # type: ignore[no-untyped-def]
-    """A hospital with cardiology and radiology, weekday 09-17 diaries, four patients."""
+    """A hospital: cardiology and radiology, weekday 09-17 diaries, four patients."""
     hospital = HospitalFactory()
     cardiology = DepartmentFactory(organisation=hospital, name="Cardiology")
     radiology = DepartmentFactory(

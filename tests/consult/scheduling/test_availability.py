@@ -120,7 +120,7 @@ def test_a_public_holiday_removes_the_whole_day() -> None:
 
 
 def test_slots_follow_the_grid_and_fit_the_duration() -> None:
-    """30-minute slots on a 15-minute grid inside 09:10-10:00 start at 09:15 and 09:30."""
+    """30-minute slots on a 15-minute grid in 09:10-10:00 start at 09:15 and 09:30."""
     free = [(_utc(2026, 6, 1, 9, 10), _utc(2026, 6, 1, 10))]
     starts = list(slot_starts(free, timedelta(minutes=30), timedelta(minutes=15)))
     assert starts == [_utc(2026, 6, 1, 9, 15), _utc(2026, 6, 1, 9, 30)]
@@ -159,7 +159,7 @@ def _minutes(intervals: list[tuple[datetime, datetime]]) -> set[int]:
 def test_interval_algebra_matches_sets_of_minutes(
     a: list[tuple[int, int]], b: list[tuple[int, int]]
 ) -> None:
-    """merge, subtract and intersect agree with set union, difference and intersection."""
+    """merge, subtract and intersect match set union, difference and intersection."""
     da, db = _dt(a), _dt(b)
     assert _minutes(merge(da)) == _minutes(da)
     assert _minutes(subtract(merge(da), db)) == _minutes(da) - _minutes(db)

@@ -1,4 +1,4 @@
-"""Booking: validation codes, atomic MDT booking, cancel and reschedule, access rules."""
+"""Booking: validation codes, atomic MDT booking, cancel, reschedule, access rules."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _book(
 
 
 def test_booking_creates_appointment_room_and_care_relationship(clinic) -> None:
-    """A booking holds the diary, opens a room and lets the specialist see the patient."""
+    """Booking holds the diary, opens a room and lets the specialist see the patient."""
     appointment = _book(clinic, local(next_weekday(1), 10))
     assert (
         appointment.status,
@@ -104,7 +104,7 @@ def test_overlapping_slot_is_refused(clinic) -> None:
     ],
 )
 def test_impossible_bookings_get_stable_codes(clinic, hour, weeks, zone, code) -> None:  # type: ignore[no-untyped-def]
-    """Outside availability, in the past or an unknown zone: 400 with a stable code, nothing written."""
+    """Outside availability, past or unknown zone: 400, a stable code, nothing saved."""
     with pytest.raises(InvalidBooking) as caught:
         _book(clinic, local(next_weekday(1, weeks_ahead=weeks), hour), zone=zone)
     assert (caught.value.code, Appointment.objects.count()) == (code, 0)
@@ -165,7 +165,7 @@ def test_cancel_frees_the_slot(clinic) -> None:
 
 
 def test_reschedule_moves_everyone_and_keeps_history(clinic) -> None:
-    """Rescheduling cancels the old appointment as 'rescheduled' and links the new one."""
+    """Reschedule cancels the old appointment as 'rescheduled' and links the new one."""
     old = _book(clinic, local(next_weekday(1), 10))
     new = services.appointment_reschedule(
         actor=clinic.coordinator,
@@ -206,7 +206,7 @@ def test_other_hospitals_coordinator_cannot_book_or_see(clinic) -> None:
 
 
 def test_patient_outside_reach_cannot_be_booked(clinic) -> None:
-    """A coordinator cannot book a patient they have no care relationship with (audited denial)."""
+    """Coordinators can't book patients without a care relationship (audited denial)."""
     radiology_nurse = UserFactory(role="nurse", department=clinic.radiology)
     with pytest.raises(NotFound):
         _book(clinic, local(next_weekday(1), 10), actor=radiology_nurse)

@@ -93,7 +93,7 @@ seat_lists = st.lists(
 @settings(max_examples=300, deadline=None)
 @given(schedules, seat_lists, st.sampled_from([15, 30, 45, 60]), st.integers(1, 6))
 def test_search_matches_brute_force(schedule, seats, minutes, limit) -> None:  # type: ignore[no-untyped-def]
-    """For random diaries and seats, the search returns exactly the brute force's starts."""
+    """Random diaries and seats: the search returns exactly the brute force's starts."""
     free = {person: _free(ranges) for person, ranges in schedule.items()}
     duration = timedelta(minutes=minutes)
     found = find_common_slots(seats, free, duration, STEP, limit=limit)

@@ -22,7 +22,7 @@ ORIGIN = (b"origin", b"http://testserver")
 
 
 def _soon_appointment(clinic) -> Appointment:  # type: ignore[no-untyped-def]
-    """An appointment starting within the next half hour (an extra session makes room)."""
+    """An appointment starting in the next half hour (an extra session makes room)."""
     now = timezone.now()
     AvailabilityException.objects.create(
         practitioner=clinic.cardiologist,
@@ -154,7 +154,7 @@ async def test_clinician_not_in_the_appointment_cannot_admit(
 async def test_bad_frames_get_errors_and_the_socket_stays_up(
     clinic, redis_layer, frame, code
 ) -> None:  # type: ignore[no-untyped-def]
-    """Malformed, unknown, invalid or oversized frames get a stable code; ping still works after."""
+    """Malformed/unknown/invalid/oversized frames get stable codes; ping works after."""
     socket = await _connect(
         "/ws/diary/", await sync_to_async(_staff_cookie)(clinic.cardiologist)
     )
