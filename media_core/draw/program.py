@@ -1,11 +1,22 @@
-"""Many compiled shapes merged into a few scatter operations per frame.
+"""Many compiled shapes flattened into a few block writes per frame.
 
-Replaying stamps one by one costs a dozen numpy calls each, which dominates
-at 720p. A ``Program`` groups consecutive stamps whose pixels do not overlap
-(so their order cannot matter) and, per group and plane, paints with three
-operations: aligned 4-byte words of one value, single opaque bytes, and a
-table look-up blend for anti-aliased fringes. Overlapping stamps start a new
-group, so the result is exactly that of painting them in order.
+Replaying stamps one by one costs a dozen numpy calls each, and numpy's
+fancy indexing costs a few nanoseconds per element, whether the element is
+one byte or sixteen. So a ``Program`` simulates once per canvas size what
+painting a run of consecutive stamps in order does to each pixel, and keeps
+per plane only the outcome:
+
+* pixels that end up a known value (something opaque was painted, perhaps
+  with fringes blended on top later) are written as aligned 16, 8, 4, 2 and
+  1-byte blocks (the widest aligned block holding only such pixels), so a
+  stroke crossing a row costs two or three element writes, not a dozen;
+* pixels whose value still depends on what was under them (anti-aliased
+  fringes, translucent fills) go through one 256-entry table per distinct
+  sequence of blends: a gather, a table look-up and a scatter.
+
+The simulation applies the stamps' own integer blend tables in order, so the
+result is exactly that of painting the stamps one by one. Other pieces (such
+as rectangles, which paint with slice views) keep their place in the order.
 """
 
 from __future__ import annotations
@@ -24,140 +35,226 @@ from media_core.draw.stamp import (
     PlanePixels,
     Stamp,
     blend_table,
+    check_size,
 )
 
 logger = logging.getLogger(__name__)
 
-_REPLICATE = np.uint32(0x01010101)
+# Block widths, widest first, with the numpy type that writes each at once.
+_BLOCKS = ((16, np.dtype("V16")), (8, np.dtype(np.uint64)), (4, np.dtype(np.uint32)))
+_BLOCKS += ((2, np.dtype(np.uint16)), (1, np.dtype(np.uint8)))
+_WIDEST = 16
+_IDENTITY = np.arange(256, dtype=np.uint8)
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What a run of stamps leaves on one plane, by row-major pixel key."""
+
+    width: int
+    known_keys: np.ndarray
+    known_values: np.ndarray
+    blend_keys: np.ndarray
+    blend_rows: np.ndarray
+    table: np.ndarray
+    compiled: dict[tuple[int, int], _PlaneOps] = field(default_factory=dict)
+
+    def ops(self, stride: int, misalign: int) -> _PlaneOps:
+        """The writes for a plane ``stride`` bytes per row whose first pixel
+        sits ``misalign`` bytes past a 16-byte boundary."""
+        ops = self.compiled.get((stride, misalign))
+        if ops is None:
+            # Frames from one decoder keep one layout, so this runs once.
+            ops = _PlaneOps.build(self, stride, misalign)
+            self.compiled[(stride, misalign)] = ops
+        return ops
 
 
 @dataclass(slots=True)
 class _PlaneOps:
-    """One group's pixels on one plane, as absolute rows/cols."""
+    """One plane's writes as flat offsets: blocks of known bytes, then blends."""
 
-    full_rows: np.ndarray
-    full_cols: np.ndarray
-    full_values: np.ndarray
-    part_rows: np.ndarray
-    part_cols: np.ndarray
-    part_keys: np.ndarray
+    blocks: tuple[tuple[int, np.dtype, np.ndarray, np.ndarray], ...]
+    blend_at: np.ndarray
+    blend_keys: np.ndarray
     table: np.ndarray
-    compiled: dict[tuple[int, int], tuple[np.ndarray, ...]] = field(
-        default_factory=dict
+
+    @classmethod
+    def build(cls, outcome: _Outcome, stride: int, misalign: int) -> _PlaneOps:
+        width = outcome.width
+        keys, values, blend = (
+            outcome.known_keys,
+            outcome.known_values,
+            outcome.blend_keys,
+        )
+        offsets = keys // width * stride + keys % width
+        # Position of each byte relative to a 16-byte boundary of memory.
+        where = offsets + misalign
+        size = np.ones(offsets.size, np.int64)
+        for k, _ in _BLOCKS[-2::-1]:
+            # An aligned k-block is usable when all its k bytes are known; a
+            # byte goes in the widest usable block that holds it (blocks nest).
+            size[_full_blocks(where // k, k)] = k
+        blocks = []
+        for k, dtype in _BLOCKS:
+            chosen = np.flatnonzero(size == k)
+            if not chosen.size:
+                continue
+            heads = offsets[chosen[::k]]
+            start = -misalign % k
+            block_values = np.ascontiguousarray(values[chosen])
+            blocks.append(
+                (
+                    start,
+                    dtype,
+                    ((heads - start) // k).astype(np.intp),
+                    block_values.reshape(-1, k).view(dtype).reshape(-1),
+                )
+            )
+        return cls(
+            tuple(blocks),
+            (blend // width * stride + blend % width).astype(np.intp),
+            outcome.blend_rows,
+            outcome.table,
+        )
+
+    def paint(self, flat: np.ndarray) -> None:
+        """Write the blocks, then blend the rest, into a flat plane."""
+        size = flat.size
+        for start, dtype, where, values in self.blocks:
+            k = dtype.itemsize
+            flat[start : start + (size - start) // k * k].view(dtype)[where] = values
+        at = self.blend_at
+        if at.size:
+            flat[at] = self.table[self.blend_keys + flat[at]]
+
+
+def _full_blocks(block: np.ndarray, k: int) -> np.ndarray:
+    """For sorted block numbers of distinct bytes, whether each byte's block
+    holds all ``k`` of its bytes."""
+    if not block.size:
+        return np.zeros(0, bool)
+    heads = np.flatnonzero(np.concatenate(([True], block[1:] != block[:-1])))
+    counts = np.diff(np.append(heads, block.size))
+    return np.repeat(counts == k, counts)
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct ``values`` (by sorting: ``np.unique``'s hashing is slow
+    for millions of integers)."""
+    values = np.sort(values)
+    if values.size:
+        values = values[np.concatenate(([True], values[1:] != values[:-1]))]
+    return values
+
+
+def _outcome(pixels: Sequence[PlanePixels], width: int) -> _Outcome:
+    """Simulate painting ``pixels`` in order on a plane ``width`` pixels wide."""
+    full = [p.full_rows.astype(np.int64) * width + p.full_cols for p in pixels]
+    part = [p.part_rows.astype(np.int64) * width + p.part_cols for p in pixels]
+    keys = _distinct(np.concatenate([np.zeros(0, np.int64), *full, *part]))
+    # Per pixel: its known value, or -1 while it still depends on what is
+    # under it; then ``chain`` names the sequence of blends applied so far.
+    known = np.full(keys.size, -1, np.int16)
+    chain = np.zeros(keys.size, np.int64)
+    links: list[tuple[int, int, int]] = [(0, 0, 0)]  # (parent, value, weight key)
+    ids: dict[tuple[int, int, int], int] = {}
+    for p, f, q in zip(pixels, full, part, strict=True):
+        if f.size:
+            known[np.searchsorted(keys, f)] = p.value
+        if not q.size:
+            continue
+        at = np.searchsorted(keys, q)
+        under = known[at]
+        fixed = under >= 0
+        if fixed.any():
+            known[at[fixed]] = p.table[p.part_keys[fixed] + under[fixed]]
+        free = ~fixed
+        if free.any():
+            at = at[free]
+            # Part keys are weight * 256 (below 65536): pack (chain, weight).
+            pairs = chain[at] << 16 | p.part_keys[free]
+            distinct, inverse = np.unique(pairs, return_inverse=True)
+            fresh = np.empty(distinct.size, np.int64)
+            for j, pair in enumerate(distinct.tolist()):
+                link = (pair >> 16, p.value, pair & 0xFFFF)
+                fresh[j] = ids.setdefault(link, len(links))
+                if fresh[j] == len(links):
+                    links.append(link)
+            chain[at] = fresh[inverse.reshape(-1)]
+    luts = np.empty((len(links), 256), np.uint8)
+    luts[0] = _IDENTITY
+    for i, (parent, value, weight) in enumerate(links[1:], 1):
+        luts[i] = blend_table(value)[weight + luts[parent].astype(np.intp)]
+    blended = known < 0
+    # Distinct chains first (a translucent fill may blend a million pixels),
+    # then distinct tables (different chains can blend alike).
+    used, by_pixel = np.unique(chain[blended], return_inverse=True)
+    if used.size:
+        rows, by_chain = np.unique(luts[used], axis=0, return_inverse=True)
+        index = by_chain.reshape(-1)[by_pixel.reshape(-1)]
+    else:
+        rows, index = _IDENTITY[None, :], np.zeros(0, np.intp)
+    table = np.ascontiguousarray(rows).reshape(-1)
+    table.setflags(write=False)
+    return _Outcome(
+        width,
+        keys[~blended],
+        known[~blended].astype(np.uint8),
+        keys[blended],
+        index.reshape(-1).astype(np.intp) * 256,
+        table,
     )
 
-    def paint(self, flat: np.ndarray, stride: int, start: int) -> None:
-        ops = self.compiled.get((stride, start))
-        if ops is None:
-            ops = self._prepare(stride, start)
-            self.compiled[(stride, start)] = ops
-        words_at, words, bytes_at, values, part_at, keys = ops
-        if words_at.size:
-            usable = (flat.size - start) // 4 * 4
-            flat[start : start + usable].view(np.uint32)[words_at] = words
-        if bytes_at.size:
-            flat[bytes_at] = values
-        if part_at.size:
-            flat[part_at] = self.table[keys + flat[part_at]]
 
-    def _prepare(self, stride: int, start: int) -> tuple[np.ndarray, ...]:
-        offsets = self.full_rows * stride + self.full_cols
-        order = np.argsort(offsets, kind="stable")
-        offsets, values = offsets[order], self.full_values[order]
-        # A word is usable when its four bytes are all opaque with one value.
-        aligned = np.flatnonzero((offsets - start) % 4 == 0)
-        aligned = aligned[aligned + 3 < offsets.size]
-        ok = (offsets[aligned + 3] == offsets[aligned] + 3) & (
-            values[aligned + 3] == values[aligned]
-        )
-        for k in (1, 2):
-            ok &= values[aligned + k] == values[aligned]
-        heads = aligned[ok]
-        in_word = np.zeros(offsets.size, bool)
-        for k in range(4):
-            in_word[heads + k] = True
-        words_at = (offsets[heads] - start) // 4
-        words = values[heads].astype(np.uint32) * _REPLICATE
-        return (
-            words_at.astype(np.intp),
-            words,
-            offsets[~in_word].astype(np.intp),
-            values[~in_word],
-            (self.part_rows * stride + self.part_cols).astype(np.intp),
-            self.part_keys,
-        )
-
-
-class _MergedStamps:
-    """Non-overlapping stamps painted together."""
+class _Flattened:
+    """Consecutive stamps, reduced to their outcome on each plane."""
 
     __slots__ = ("planes",)
 
-    def __init__(self, stamps: Sequence[Stamp]):
-        self.planes = tuple(_merge([s.planes[p] for s in stamps]) for p in range(3))
+    def __init__(self, stamps: Sequence[Stamp], width: int, height: int):
+        chroma = (width + 1) // 2
+        self.planes = tuple(
+            _outcome([s.planes[p] for s in stamps], chroma if p else width)
+            for p in range(3)
+        )
 
     def paint(self, flat: FlatCanvas) -> None:
-        for ops, (plane, stride), start in zip(
-            self.planes, flat.planes, flat.word_starts, strict=True
+        for outcome, (plane, stride), misalign in zip(
+            self.planes, flat.planes, flat.misalign, strict=True
         ):
-            ops.paint(plane, stride, start)
-
-
-def _merge(pixels: list[PlanePixels]) -> _PlaneOps:
-    values = sorted({p.value for p in pixels if p.part_rows.size})
-    slot = {v: i for i, v in enumerate(values)}
-    tables = [blend_table(v) for v in values] or [blend_table(0)]
-    return _PlaneOps(
-        np.concatenate([p.full_rows for p in pixels]),
-        np.concatenate([p.full_cols for p in pixels]),
-        np.concatenate([np.full(p.full_rows.size, p.value, np.uint8) for p in pixels]),
-        np.concatenate([p.part_rows for p in pixels]),
-        np.concatenate([p.part_cols for p in pixels]),
-        np.concatenate(
-            [p.part_keys + slot.get(p.value, 0) * 65536 for p in pixels]
-        ).astype(np.intp),
-        np.concatenate(tables),
-    )
+            outcome.ops(stride, misalign).paint(plane)
 
 
 class Program:
-    """Compiled shapes for one canvas size, merged for cheap replay."""
+    """Compiled shapes for one canvas size, flattened for cheap replay."""
 
     __slots__ = ("width", "height", "_steps")
 
     def __init__(self, pieces: Sequence[Compiled], width: int, height: int):
         self.width, self.height = width, height
-        steps: list[Compiled | _MergedStamps] = []
+        steps: list[Compiled | _Flattened] = []
         batch: list[Stamp] = []
-        taken = [np.zeros(0, np.int64) for _ in range(3)]
-
-        def flush() -> None:
-            if batch:
-                steps.append(_MergedStamps(batch))
-                batch.clear()
-                for p in range(3):
-                    taken[p] = np.zeros(0, np.int64)
-
-        for piece in _flatten(pieces):
-            if not isinstance(piece, Stamp):
-                flush()
-                steps.append(piece)
+        for piece in [*_flatten(pieces), None]:
+            if isinstance(piece, Stamp):
+                batch.append(piece)
                 continue
-            keys = [_keys(piece.planes[p], width) for p in range(3)]
-            if any(np.isin(keys[p], taken[p]).any() for p in range(3)):
-                flush()
-            batch.append(piece)
-            for p in range(3):
-                taken[p] = np.concatenate([taken[p], keys[p]])
-        flush()
+            if batch:
+                steps.append(_Flattened(batch, width, height))
+                batch = []
+            if piece is not None:
+                steps.append(piece)
         self._steps = steps
 
     def apply(self, canvas: YuvCanvas) -> None:
-        """Paint every shape in order."""
-        self.paint(FlatCanvas.of(canvas))
+        """Paint every shape in order; raise ``BadFrame`` if the size differs."""
+        if self._steps:
+            self.paint(FlatCanvas.of(canvas))
 
     def paint(self, flat: FlatCanvas) -> None:
         """Paint every shape in order onto a flattened canvas."""
+        if self._steps:
+            check_size(flat.canvas, self.width, self.height)
         for step in self._steps:
             step.paint(flat)
 
@@ -170,9 +267,3 @@ def _flatten(pieces: Sequence[Compiled]) -> list[Compiled]:
         else:
             out.append(piece)
     return out
-
-
-def _keys(pixels: PlanePixels, width: int) -> np.ndarray:
-    rows = np.concatenate([pixels.full_rows, pixels.part_rows])
-    cols = np.concatenate([pixels.full_cols, pixels.part_cols])
-    return rows.astype(np.int64) * (width + 2) + cols

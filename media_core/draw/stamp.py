@@ -15,7 +15,6 @@ from typing import Protocol
 
 import cv2
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from media_core.canvas import YuvCanvas
 from media_core.draw.colour import Colour
@@ -41,28 +40,58 @@ class Compiled(Protocol):
         """Paint onto an already flattened canvas (``FlatCanvas.of``)."""
 
 
+class _Memory:
+    """Holds an ``__array_interface__`` (and the array it describes) so numpy
+    can wrap the same memory with another shape; cheaper than ``as_strided``."""
+
+    __slots__ = ("__array_interface__", "owner")
+
+    def __init__(self, interface: dict, owner: np.ndarray):
+        self.__array_interface__ = interface
+        self.owner = owner
+
+
 def flat_plane(plane: np.ndarray) -> tuple[np.ndarray, int]:
     """A 1-D writable view over a plane's rows (padding included) and its row stride."""
+    flat, stride, _ = _flat_plane(plane)
+    return flat, stride
+
+
+def _flat_plane(plane: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """``flat_plane`` plus the plane's address modulo 16."""
     if plane.dtype != np.uint8 or plane.ndim != 2 or plane.strides[1] != 1:
         raise BadFrame("planes must be 2-D uint8 with contiguous rows")
+    if not plane.flags.writeable:
+        raise BadFrame("planes must be writable")
     rows, cols = plane.shape
     stride = int(plane.strides[0])
     length = (rows - 1) * stride + cols if rows and cols else 0
-    return as_strided(plane, shape=(length,), strides=(1,)), stride
+    address = plane.__array_interface__["data"][0]
+    if plane.flags.c_contiguous:
+        return plane.reshape(-1), stride, address % 16
+    interface = {
+        "data": (address, False),
+        "shape": (length,),
+        "typestr": "|u1",
+        "version": 3,
+    }
+    return np.asarray(_Memory(interface, plane)), stride, address % 16
 
 
 class FlatCanvas:
-    """A canvas plus 1-D views of its planes, made once per frame for scatters."""
+    """A canvas plus 1-D views of its planes, made once per frame for scatters.
 
-    __slots__ = ("canvas", "planes", "word_starts")
+    ``misalign`` is each plane's address modulo 16, which says where aligned
+    multi-byte blocks start.
+    """
+
+    __slots__ = ("canvas", "planes", "misalign")
 
     def __init__(self, canvas: YuvCanvas):
         self.canvas = canvas
-        self.planes = (flat_plane(canvas.y), flat_plane(canvas.u), flat_plane(canvas.v))
-        # Offset of the first 4-byte-aligned pixel of each plane.
-        self.word_starts = tuple(
-            -p.__array_interface__["data"][0] % 4 for p, _ in self.planes
-        )
+        flat = [_flat_plane(canvas.y), _flat_plane(canvas.u), _flat_plane(canvas.v)]
+        self.planes = tuple((f, stride) for f, stride, _ in flat)
+        self.misalign = tuple(m for _, _, m in flat)
 
     @classmethod
     def of(cls, canvas: YuvCanvas) -> FlatCanvas:

@@ -47,6 +47,8 @@ BAND_COLOURS = {
 ECG_COLOUR = Colour.rgb(0, 230, 118)
 PLETH_COLOUR = Colour.rgb(0, 200, 255)
 MISSING = "--"
+# Up to this many new samples per frame take the plain-Python path.
+_FAST_SAMPLES = 64
 
 
 def _even(value: float) -> int:
@@ -103,7 +105,9 @@ class _Field:
 class _Sweep:
     """A monitor-style waveform strip: the trace is drawn left to right, wrapping.
 
-    ``strip`` and ``clean`` are views of the live and static panels.
+    ``strip`` and ``clean`` are views of the live and static panels. Runs
+    every frame, so the common case (a few new samples, no wrap, no gaps)
+    takes a short path of a dozen small numpy calls and three OpenCV ones.
     """
 
     def __init__(
@@ -123,6 +127,14 @@ class _Sweep:
         self.gap = max(2 * thickness + 2, round(self.w * 0.04))
         self.next_t: float | None = None
         self.last: tuple[float, float] | None = None
+        self._x_scale = self.w / seconds
+        self._y_scale = (self.h - 1) / (self.high - self.low)
+        self._thin = max(1, thickness // 2)
+        self._planes = (
+            (strip.y, clean.y, 1),
+            (strip.u, clean.u, 2),
+            (strip.v, clean.v, 2),
+        )
 
     def advance(self, feed: VitalsFeed, t: float) -> None:
         """Draw the samples since the previous frame and clear the gap ahead."""
@@ -141,34 +153,70 @@ class _Sweep:
         self.next_t = (first + count - 0.5) / fs
         if not count:
             return
+        if count <= _FAST_SAMPLES:
+            values = samples.tolist() if hasattr(samples, "tolist") else samples
+            if self._advance_fast(values, first, fs):
+                return
         times = np.arange(first, first + count) / fs
-        xs = (times % self.seconds) * (self.w / self.seconds)
-        ys = (self.high - np.asarray(samples, np.float64)) * (
-            (self.h - 1) / (self.high - self.low)
-        )
+        xs = (times % self.seconds) * self._x_scale
+        ys = (self.high - np.asarray(samples, np.float64)) * self._y_scale
         head = self.last[0] if self.last is not None else float(xs[0])
         self._erase(head + self.gap, float(xs[-1]) + self.gap)
         self._trace(xs, ys)
 
+    def _advance_fast(self, values: list, first: int, fs: float) -> bool:
+        """The usual frame in plain Python: a few finite samples, no wrap.
+
+        After a freshly decoded frame has flushed the CPU caches each numpy
+        call costs microseconds, far more than this arithmetic on a handful
+        of floats. Computes exactly what the array path does (same IEEE
+        operations in the same order); returns False to leave anything
+        unusual (a gap, a wrap, the first point) to it.
+        """
+        last = self.last
+        if last is None or not math.isfinite(last[1]):
+            return False
+        seconds, x_scale, y_scale, high = (
+            self.seconds,
+            self._x_scale,
+            self._y_scale,
+            self.high,
+        )
+        xs, ys = [], []
+        for j, value in enumerate(values):
+            y = (high - float(value)) * y_scale
+            if not math.isfinite(y):
+                return False
+            xs.append(((first + j) / fs % seconds) * x_scale)
+            ys.append(y)
+        if xs[-1] < last[0]:
+            return False  # the sweep wraps within this frame
+        self._erase(last[0] + self.gap, xs[-1] + self.gap)
+        self.last = (xs[-1], ys[-1])
+        low, top = -4.0 * self.h, 5.0 * self.h
+        fixed, half = [], []
+        for x, y in zip([last[0], *xs], [last[1], *ys], strict=True):
+            fx, fy = int(x * 16), int(min(max(y, low), top) * 16)
+            fixed.append((fx, fy))
+            half.append(((fx - 8) >> 1, (fy - 8) >> 1))
+        self._draw([np.array(fixed, np.int32)], [np.array(half, np.int32)])
+        return True
+
     def _erase(self, a: float, b: float) -> None:
         """Restore the background over columns after ``a`` up to ``b`` (wrapping)."""
+        w = self.w
         lo, hi = int(a) + 1, int(b) + 1
         if hi <= lo:
-            hi += self.w
-        if hi - lo >= self.w:
+            hi += w
+        if hi - lo >= w:
             _copy(self.strip, self.clean)
             return
-        for x0, x1 in (
-            (lo, hi),
-            (lo - self.w, hi - self.w),
-            (lo + self.w, hi + self.w),
-        ):
-            x0, x1 = max(0, x0), min(self.w, x1)
+        for x0, x1 in ((lo, hi), (lo - w, hi - w), (lo + w, hi + w)):
+            x0, x1 = max(0, x0), min(w, x1)
             if x0 < x1:
-                c0, c1 = x0 // 2, (x1 + 1) // 2
-                self.strip.y[:, x0:x1] = self.clean.y[:, x0:x1]
-                self.strip.u[:, c0:c1] = self.clean.u[:, c0:c1]
-                self.strip.v[:, c0:c1] = self.clean.v[:, c0:c1]
+                for live, clean, step in self._planes:
+                    c0, c1 = x0 // step, (x1 + step - 1) // step
+                    live[:, c0:c1] = clean[:, c0:c1]
 
     def _trace(self, xs: np.ndarray, ys: np.ndarray) -> None:
         points = np.empty((len(xs) + 1, 2))
@@ -177,27 +225,39 @@ class _Sweep:
         points[0] = self.last if self.last is not None else points[1]
         self.last = (float(xs[-1]), float(ys[-1]))
         # Keep fixed-point coordinates well inside int32 for wild samples.
-        np.clip(points[:, 1], -4.0 * self.h, 5.0 * self.h, out=points[:, 1])
+        column = points[:, 1]
+        np.maximum(column, -4.0 * self.h, out=column)
+        np.minimum(column, 5.0 * self.h, out=column)
         # Within one frame x only falls when the sweep wraps to the left edge.
-        if points[-1, 0] < points[0, 0] or not math.isfinite(float(ys.sum())):
+        # The first point is the previous frame's last sample, which may be a
+        # gap (NaN) too: a NaN cast to int32 would draw a stray line.
+        if points[-1, 0] < points[0, 0] or not math.isfinite(float(column.sum())):
             # Break the trace at the wrap and wherever the feed has gaps (NaN).
             cut = (np.diff(points[:, 0]) < 0) | ~np.isfinite(points[1:, 1])
             pieces = np.split(points, np.flatnonzero(cut) + 1)
             pieces = [p[np.isfinite(p[:, 1])] for p in pieces]
             fixed = [(p * 16).astype(np.int32) for p in pieces if len(p) > 1]
+            if not fixed:
+                return
+            half = [(p - 8) >> 1 for p in fixed]
         else:
-            fixed = [(points * 16).astype(np.int32)]
-        if not fixed:
-            return
+            points *= 16
+            whole = points.astype(np.int32)
+            fixed = [whole]
+            whole = whole - 8
+            whole >>= 1
+            half = [whole]
+        self._draw(fixed, half)
+
+    def _draw(self, fixed: list[np.ndarray], half: list[np.ndarray]) -> None:
+        """Stroke fixed-point (4 bits) luma pieces and their chroma halves."""
         # Drawn with OpenCV straight onto the panel planes: the panel is small
         # and owned, so luma anti-aliasing blends against the strip directly.
         # Chroma at half resolution is drawn hard-edged; the eye cannot tell.
-        c = self.colour
-        cv2.polylines(self.strip.y, fixed, False, c.y, self.thickness, cv2.LINE_AA, 4)
-        half = [(p - 8) >> 1 for p in fixed]
-        thin = max(1, self.thickness // 2)
-        cv2.polylines(self.strip.u, half, False, c.u, thin, cv2.LINE_8, 4)
-        cv2.polylines(self.strip.v, half, False, c.v, thin, cv2.LINE_8, 4)
+        c, strip, thin = self.colour, self.strip, self._thin
+        cv2.polylines(strip.y, fixed, False, c.y, self.thickness, cv2.LINE_AA, 4)
+        cv2.polylines(strip.u, half, False, c.u, thin, cv2.LINE_8, 4)
+        cv2.polylines(strip.v, half, False, c.v, thin, cv2.LINE_8, 4)
 
 
 @dataclass(frozen=True, slots=True)
