@@ -158,6 +158,9 @@ else:
 MEDIA_WORKERS = env.str("MEDIA_WORKERS", default="embedded")
 MEDIA_WORKER_CAPACITY = env.int("MEDIA_WORKER_CAPACITY", default=50)  # rooms
 MEDIA_REDIS_PREFIX = env.str("MEDIA_REDIS_PREFIX", default="media")
+# The aiortc latency fixes (marker-bit frames, larger buffers, x264 preset,
+# pinned bitrates); off only to measure stock aiortc.
+MEDIA_AIORTC_FIXES = env.bool("MEDIA_AIORTC_FIXES", default=True)
 MEDIA_WORKER_CLASS = env.str(
     "MEDIA_WORKER_CLASS", default="media_core.worker.MediaWorker"
 )

@@ -26,6 +26,7 @@ from consult.media import ice
 from consult.media.placement import HEARTBEAT_INTERVAL_S, WorkerRegistry
 from consult.media.protocol import new_worker_id, room_group, worker_lost_event
 from consult.media.transports import BridgeTransport
+from media_core.aiortc_fixes import MediaFixes
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ def build_worker(
         transport,
         rtc_configuration=ice.rtc_configuration(),
         capacity=capacity or settings.MEDIA_WORKER_CAPACITY,
+        # The fixes patch aiortc process-wide (embedded: the web process too).
+        fixes=MediaFixes() if settings.MEDIA_AIORTC_FIXES else None,
     )
 
 

@@ -1,0 +1,314 @@
+"""Fixes to aiortc 1.16 that the media core owns, each switchable and reversible.
+
+Every fix is a process-wide monkeypatch (aiortc has no per-peer API for any of
+them), applied by ``MediaFixes.apply()`` and undone by ``revert()`` so that a
+benchmark can measure stock and fixed aiortc in the same run. Facts and
+numbers behind each one are in ``research/aiortc-1.16.md``:
+
+* ``marker_bit``: the video ``JitterBuffer`` emits a frame only when the next
+  frame's first packet arrives (one frame interval of latency per hop);
+  complete it on the RTP marker bit instead (section 2.3).
+* ``video_jitter_capacity``: 512 packets is smaller than a 4K keyframe
+  (about 800 packets), which caused overflows and PLI storms (section 2.4).
+* ``udp_rcvbuf``: a 1 MB keyframe burst overflows the default 212 KB socket
+  buffer; set ``SO_RCVBUF`` on every ICE socket after gathering.
+* ``x264``: preset, ``tune=zerolatency``, a short GOP and a level that fits the
+  resolution (aiortc uses preset medium, x264's 250-frame GOP and level 3.1).
+* ``pin_bitrate``: raise the caps and pin MIN=MAX=DEFAULT so REMB never
+  re-creates the encoder (an IDR and a GIL stall each time); with ``x264`` the
+  H.264 bitrate follows the resolution (``X264Settings.bitrate_for``).
+* ``nack_retry``: aiortc NACKs a gap once; re-send NACKs for packets still
+  missing every ``retry_interval`` up to ``max_retries`` times (a lost
+  retransmission otherwise freezes video for seconds).
+* ``pli_interval``: at most one receiver PLI per interval (1.16 sends one on
+  every failed decode, a PLI storm).
+"""
+
+from __future__ import annotations
+
+import fractions
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+from aiortc import RTCRtpReceiver
+from aiortc.codecs import h264, vpx
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtcicetransport import RTCIceGatherer
+from aiortc.rtcrtpreceiver import NackGenerator
+
+from media_core.compositor.encoding import h264_level
+from media_core.errors import MediaError
+
+logger = logging.getLogger(__name__)
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class X264Settings:
+    """x264 options for aiortc's H.264 sender; bitrates in bps by frame height."""
+
+    preset: str = "veryfast"
+    preset_4k: str = "ultrafast"
+    tune: str = "zerolatency"
+    keyframe_interval: float = 1.0
+    fps: int = 30
+    bitrates: tuple[tuple[int, int], ...] = (
+        (480, 1_200_000),
+        (720, 2_500_000),
+        (1080, 6_000_000),
+        (2160, 16_000_000),
+    )
+
+    def bitrate_for(self, height: int) -> int:
+        """The clinical bitrate (bps) for a frame ``height`` lines tall."""
+        for max_height, bitrate in self.bitrates:
+            if height <= max_height:
+                return bitrate
+        return self.bitrates[-1][1]
+
+    def preset_for(self, height: int) -> str:
+        """The x264 preset: the faster one above 1080 lines."""
+        return self.preset_4k if height > 1080 else self.preset
+
+    def level_for(self, width: int, height: int, bitrate: int) -> str:
+        """4.2 for 1080p, 5.1 for 4K, else the lowest level that fits at 30 fps."""
+        if height == 1080 or (1080 < height <= 2160 and width <= 4096):
+            return "4.2" if height == 1080 else "5.1"
+        return h264_level(width, height, self.fps, bitrate)
+
+
+@dataclass(slots=True)
+class MediaFixes:
+    """Switches for every fix; ``None``/``False`` leaves aiortc's behaviour."""
+
+    marker_bit: bool = True
+    video_jitter_capacity: int | None = 4096
+    udp_rcvbuf: int | None = 4 * MB
+    x264: X264Settings | None = field(default_factory=X264Settings)
+    pin_bitrate: int | None = 6_000_000
+    nack_retry: bool = True
+    nack_retry_interval: float = 0.03
+    nack_max_retries: int = 3
+    pli_interval: float | None = 0.5
+    _undo: list[tuple[Any, str, Any]] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def stock(cls) -> MediaFixes:
+        """Every fix off (aiortc as published)."""
+        return cls(False, None, None, None, None, False, pli_interval=None)
+
+    @property
+    def applied(self) -> bool:
+        """Whether ``apply`` is in effect."""
+        return bool(self._undo)
+
+    def _set(self, owner: Any, name: str, value: Any) -> None:
+        self._undo.append((owner, name, owner.__dict__.get(name, getattr(owner, name))))
+        setattr(owner, name, value)
+
+    def apply(self) -> None:
+        """Patch aiortc; raises ``MediaError`` if these fixes are already applied."""
+        if self._undo:
+            raise MediaError("fixes already applied")
+        if _ACTIVE:
+            raise MediaError("another MediaFixes is applied; revert it first")
+        _ACTIVE.append(self)
+        if self.marker_bit:
+            self._set(JitterBuffer, "_remove_frame", _remove_frame_on_marker)
+        if self.video_jitter_capacity:
+            self._set(RTCRtpReceiver, "__init__", _receiver_init(self))
+        if self.udp_rcvbuf:
+            self._set(RTCIceGatherer, "gather", _gather(self.udp_rcvbuf))
+        if self.x264 is not None:
+            self._set(h264.H264Encoder, "_encode_frame", _encode_frame(self.x264))
+        if self.pin_bitrate:
+            for module in (h264, vpx):
+                for name in ("DEFAULT_BITRATE", "MIN_BITRATE", "MAX_BITRATE"):
+                    self._set(module, name, self.pin_bitrate)
+        if self.nack_retry:
+            self._set(NackGenerator, "add", _nack_add(self))
+        if self.pli_interval:
+            self._set(RTCRtpReceiver, "_send_rtcp_pli", _rate_limited_pli(self))
+        logger.info("aiortc fixes applied: %s", self)
+
+    def revert(self) -> None:
+        """Undo every patch of ``apply`` (idempotent)."""
+        while self._undo:
+            owner, name, original = self._undo.pop()
+            setattr(owner, name, original)
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
+
+
+_ACTIVE: list[MediaFixes] = []
+_ORIGINAL_REMOVE_FRAME = JitterBuffer._remove_frame
+_ORIGINAL_RECEIVER_INIT = RTCRtpReceiver.__init__
+_ORIGINAL_GATHER = RTCIceGatherer.gather
+_ORIGINAL_NACK_ADD = NackGenerator.add
+_ORIGINAL_SEND_PLI = RTCRtpReceiver._send_rtcp_pli
+
+
+def _remove_frame_on_marker(
+    self: JitterBuffer, sequence_number: int
+) -> JitterFrame | None:
+    """Emit the head frame as soon as its packets run contiguously to the marker.
+
+    Falls back to aiortc's rule (a packet of the next frame completes it) when
+    a marker is lost. Audio buffers keep aiortc's prefetch logic.
+    """
+    if not self._is_video or self._prefetch:
+        return _ORIGINAL_REMOVE_FRAME(self, sequence_number)
+    packets = []
+    timestamp = None
+    for count in range(self.capacity):
+        packet = self._packets[(self._origin + count) % self._capacity]
+        if packet is None:
+            return None
+        if timestamp is None:
+            timestamp = packet.timestamp
+        elif packet.timestamp != timestamp:
+            self.remove(count)
+            return JitterFrame(b"".join(p._data for p in packets), timestamp)
+        packets.append(packet)
+        if packet.marker:
+            self.remove(count + 1)
+            return JitterFrame(b"".join(p._data for p in packets), timestamp)
+    return None
+
+
+def _receiver_init(fixes: MediaFixes) -> Any:
+    def __init__(self: RTCRtpReceiver, kind: str, transport: Any) -> None:
+        _ORIGINAL_RECEIVER_INIT(self, kind, transport)
+        if kind == "video" and fixes.video_jitter_capacity:
+            buffer = JitterBuffer(capacity=fixes.video_jitter_capacity, is_video=True)
+            self._RTCRtpReceiver__jitter_buffer = buffer  # type: ignore[attr-defined]
+
+    return __init__
+
+
+def _gather(size: int) -> Any:
+    async def gather(self: RTCIceGatherer) -> None:
+        await _ORIGINAL_GATHER(self)
+        for protocol in list(self._connection._protocols):
+            transport = getattr(protocol, "transport", None)
+            sock = transport.get_extra_info("socket") if transport else None
+            if sock is not None:
+                _set_rcvbuf(sock, size)
+
+    return gather
+
+
+def _set_rcvbuf(sock: socket.socket, size: int) -> None:
+    # SO_RCVBUF is capped at net.core.rmem_max; the FORCE variant (root or
+    # CAP_NET_ADMIN) is not, so try it first.
+    force = getattr(socket, "SO_RCVBUFFORCE", None)
+    if force is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force, size)
+            return
+        except OSError:
+            pass
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
+def rcvbuf_sizes(gatherer: RTCIceGatherer) -> list[int]:
+    """``SO_RCVBUF`` of each of ``gatherer``'s sockets (Linux reports it doubled)."""
+    sizes = []
+    for protocol in gatherer._connection._protocols:
+        transport = getattr(protocol, "transport", None)
+        sock = transport.get_extra_info("socket") if transport else None
+        if sock is not None:
+            sizes.append(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+    return sizes
+
+
+def _encode_frame(settings: X264Settings) -> Any:
+    def _encode_frame(
+        self: h264.H264Encoder, frame: av.VideoFrame, force_keyframe: bool
+    ) -> Iterator[bytes]:
+        # aiortc's method, with a pinned per-resolution bitrate (so REMB never
+        # re-creates the encoder) and the preset, GOP and level of ``settings``.
+        if self.codec and (
+            frame.width != self.codec.width or frame.height != self.codec.height
+        ):
+            self.buffer_data = b""
+            self.buffer_pts = None
+            self.codec = None
+        frame.pict_type = (
+            av.video.frame.PictureType.I
+            if force_keyframe
+            else av.video.frame.PictureType.NONE
+        )
+        if self.codec is None:
+            bitrate = settings.bitrate_for(frame.height)
+            gop = max(1, round(settings.keyframe_interval * settings.fps))
+            level = settings.level_for(frame.width, frame.height, bitrate)
+            kbps = bitrate // 1000
+            params = f"keyint={gop}:min-keyint={gop}:scenecut=0"
+            params += f":vbv-maxrate={kbps}:vbv-bufsize={kbps}"
+            self.codec = av.CodecContext.create("libx264", "w")
+            self.codec.width = frame.width
+            self.codec.height = frame.height
+            self.codec.bit_rate = bitrate
+            self.codec.pix_fmt = "yuv420p"
+            self.codec.framerate = fractions.Fraction(settings.fps, 1)
+            self.codec.time_base = fractions.Fraction(1, settings.fps)
+            self.codec.gop_size = gop
+            self.codec.options = {
+                "preset": settings.preset_for(frame.height),
+                "tune": settings.tune,
+                "level": level,
+                "x264-params": params,
+            }
+            self.codec.profile = "Baseline"
+        data = b"".join(bytes(p) for p in self.codec.encode(frame))
+        if data:
+            yield from self._split_bitstream(data)
+
+    return _encode_frame
+
+
+def _nack_add(fixes: MediaFixes) -> Any:
+    def add(self: NackGenerator, packet: Any) -> bool:
+        missed = _ORIGINAL_NACK_ADD(self, packet)
+        now = time.monotonic()
+        tries: dict[int, int] = self.__dict__.setdefault("_fix_tries", {})
+        for seq in list(tries):
+            if seq not in self.missing:
+                del tries[seq]
+        if missed:
+            self.__dict__["_fix_last"] = now
+            for seq in self.missing:
+                tries.setdefault(seq, 0)
+            return True
+        last = self.__dict__.get("_fix_last", 0.0)
+        if self.missing and now - last >= fixes.nack_retry_interval:
+            for seq in list(self.missing):
+                tries[seq] = tries.get(seq, 0) + 1
+                if tries[seq] > fixes.nack_max_retries:
+                    # Give up: the jitter buffer overflow and a PLI take over.
+                    self.missing.discard(seq)
+                    del tries[seq]
+            self.__dict__["_fix_last"] = now
+            return bool(self.missing)
+        return False
+
+    return add
+
+
+def _rate_limited_pli(fixes: MediaFixes) -> Any:
+    async def _send_rtcp_pli(self: RTCRtpReceiver, media_ssrc: int) -> None:
+        now = time.monotonic()
+        last = self.__dict__.get("_fix_last_pli", -float("inf"))
+        if now - last < (fixes.pli_interval or 0.0):
+            return
+        self.__dict__["_fix_last_pli"] = now
+        await _ORIGINAL_SEND_PLI(self, media_ssrc)
+
+    return _send_rtcp_pli

@@ -1,0 +1,68 @@
+"""The media worker: rooms of passthrough relays driven by JSON messages.
+
+Implements the worker side of ``docs/media-protocol.md``. The web tier talks to
+it only through a ``Transport``; the same code runs embedded (a thread with its
+own event loop and a thread-safe bridge) and scaled (``manage.py media_worker``
+over the Redis channel layer).
+
+Public API::
+
+    worker = MediaWorker(
+        worker_id,               # "w-<host>-<pid>-<rand>"; receives on .channel
+        transport,               # a Transport (below)
+        rtc_configuration=None,  # aiortc RTCConfiguration (STUN/TURN servers)
+        fixes=None,              # MediaFixes: applied in run(), reverted in close()
+        capacity=50,             # rooms; reported in load() for placement
+    )
+    task = asyncio.create_task(worker.run())   # receive + dispatch until close()
+    worker.dispatch(message)        # or push messages yourself (no receive loop)
+    worker.load()                   # {"worker", "rooms", "peers", "tracks",
+                                    #  "subscribers", "cpu", "capacity", "started_at"}
+    await worker.close()            # closes every peer connection and relay
+
+    class Transport(Protocol):      # all on the worker's event loop
+        async def receive(self) -> dict              # next message for the worker
+        async def send(self, channel: str, message: dict) -> None   # to reply_to
+        async def group_send(self, group: str, message: dict) -> None  # "room.<id>"
+
+Messages in (each with ``type``, ``room``, ``participant``, ``reply_to``):
+``media.offer`` (``pc="pub"``, ``sdp``), ``media.answer`` (``pc="sub"``,
+``sdp``), ``media.ice`` (``pc``, ``candidate`` as ``RTCIceCandidate.toJSON()``
+or ``null``), ``media.subscribe`` / ``media.unsubscribe`` (``tracks``),
+``media.keyframe`` (``track``), ``media.stats``, ``media.leave``,
+``media.close_room``. A message without a string ``reply_to`` is logged and
+dropped; anything else wrong is answered.
+
+Messages out, to ``reply_to``: ``media.answer`` (``pc="pub"``, ``sdp``),
+``media.offer`` (``pc="sub"``, ``sdp``, ``tracks``: ``{mid: track id}``),
+``media.stats`` (``tracks``, ``peers``), ``media.error`` (``code``, ``detail``,
+``for``). To the group ``room.<room>``: ``{"type": "media.tracks", "room",
+"tracks": [{track, participant, kind, codec, label}]}`` after every publish,
+leave and room close (the whole list each time). Track ids are
+``"<participant>:<mid of the publish transceiver>"``; ``label`` is the
+browser's track id (msid).
+
+Error codes: ``malformed_sdp``, ``unknown_peer``, ``unknown_track``,
+``unknown_room``, ``rate_limited`` (a ``media.keyframe`` inside the per-track
+0.5 s window; the request is still coalesced into the next one),
+``invalid_message``, ``worker_overloaded`` (more than 64 messages queued for one
+participant).
+
+Threading: everything (``run``, ``dispatch``, ``load``, ``close`` and the
+``Transport`` methods) runs on the worker's own event loop. From another thread
+(the embedded bridge) use ``loop.call_soon_threadsafe(worker.dispatch, msg)``
+and ``asyncio.run_coroutine_threadsafe(worker.close(), loop)``. aiortc's
+bitrate caps and the fixes are process-wide: one worker per process, or share
+one ``MediaFixes``.
+
+Ordering: messages of one participant are handled in order, one at a time;
+participants proceed concurrently. A failed peer connection is closed by the
+worker (its tracks unpublished and ``media.tracks`` re-sent); the client
+renegotiates. aiortc gathers ICE candidates before it
+answers, so the worker's SDP carries them and it never sends ``media.ice``.
+"""
+
+from media_core.worker.core import MediaWorker
+from media_core.worker.transport import Message, QueueTransport, Transport
+
+__all__ = ["MediaWorker", "Message", "QueueTransport", "Transport"]

@@ -1,0 +1,370 @@
+"""The protocol's message handlers, mixed into ``MediaWorker``.
+
+Each ``_on_<type>`` handles one message of ``docs/media-protocol.md`` for one
+participant (the worker calls them one at a time per participant) and raises a
+``ProtocolError`` subclass for anything the client got wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver
+from aiortc.exceptions import (
+    InternalError,
+    InvalidAccessError,
+    InvalidStateError,
+    OperationError,
+)
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcconfiguration import RTCBundlePolicy
+
+from media_core.errors import (
+    InvalidMessage,
+    MalformedSdp,
+    MediaError,
+    RateLimited,
+    UnknownPeer,
+    UnknownRoom,
+    UnknownTrack,
+)
+from media_core.peers import PeerRegistry
+from media_core.relay import TrackRelay
+from media_core.signaling import candidate_from_dict, description_from_sdp
+from media_core.tap import codec_preferences_for, install_tap, negotiated_codec
+from media_core.worker.rooms import (
+    Participant,
+    PublishedTrack,
+    Room,
+    Subscription,
+    rtc_stats,
+)
+from media_core.worker.transport import Message
+
+logger = logging.getLogger(__name__)
+
+_SDP_ERRORS = (
+    ValueError,
+    AssertionError,
+    InvalidStateError,
+    InvalidAccessError,
+    InternalError,
+    OperationError,
+)
+_MAX_ID = 200
+_MAX_TRACKS_PER_MESSAGE = 64
+
+
+class RoomHandlers:
+    """Rooms, publishing and subscribing; state and sending come from the worker."""
+
+    worker_id: str
+    _rooms: dict[str, Room]
+    _peers: PeerRegistry
+    _config: RTCConfiguration
+    _keyframe_interval: float
+    _send: Callable[[str, Message], None]
+    _group_send: Callable[[str, Message], None]
+    _enqueue: Callable[[tuple[str, str], Message], None]
+
+    def _announce(self, room: Room) -> None:
+        event = {"type": "media.tracks", "room": room.room_id}
+        event["tracks"] = room.describe_tracks()
+        self._group_send(room.group, event)
+
+    # -- lookups ----------------------------------------------------------------
+
+    def _room(self, message: Message, *, create: bool = False) -> Room:
+        room_id = message["room"]
+        room = self._rooms.get(room_id)
+        if room is None:
+            if not create:
+                raise UnknownRoom(f"no room {room_id}")
+            room = self._rooms[room_id] = Room(room_id)
+        return room
+
+    def _participant(self, room: Room, message: Message) -> Participant:
+        pid = message["participant"]
+        member = room.participants.get(pid)
+        if member is None:
+            member = room.participants[pid] = Participant(pid, message["reply_to"])
+        member.reply_to = message["reply_to"]
+        return member
+
+    def _known(self, message: Message) -> tuple[Room, Participant]:
+        room = self._room(message)
+        member = room.participants.get(message["participant"])
+        if member is None:
+            raise UnknownPeer(f"no participant {message['participant']} in the room")
+        member.reply_to = message["reply_to"]
+        return room, member
+
+    # -- publish ----------------------------------------------------------------
+
+    async def _on_offer(self, message: Message) -> None:
+        if message.get("pc") != "pub":
+            raise InvalidMessage('media.offer must have pc "pub"')
+        description = description_from_sdp(message.get("sdp"), "offer")
+        room = self._room(message, create=True)
+        member = self._participant(room, message)
+        pc, created = member.pub, False
+        if pc is None:
+            key = (room.room_id, member.participant_id, "pub")
+            pc = member.pub = self._peers.create(key, self._config)
+            created = True
+
+            @pc.on("track")
+            def _on_track(track: MediaStreamTrack) -> None:
+                self._publish(room, member, pc, track)
+
+        try:
+            await pc.setRemoteDescription(description)
+            await pc.setLocalDescription(await pc.createAnswer())
+        except _SDP_ERRORS as exc:
+            if created:
+                await self._drop_pub(room, member)
+                self._forget_if_idle(room, member)
+            raise MalformedSdp(f"offer rejected: {exc!r}") from exc
+        reply = {"type": "media.answer", "pc": "pub", "sdp": pc.localDescription.sdp}
+        self._send(member.reply_to, reply)
+        self._announce(room)
+
+    def _publish(
+        self,
+        room: Room,
+        member: Participant,
+        pc: RTCPeerConnection,
+        track: MediaStreamTrack,
+    ) -> None:
+        transceiver = _transceiver_of(pc, track)
+        track_id = f"{member.participant_id}:{transceiver.mid}"
+        published: PublishedTrack | None = None
+
+        def on_packet(packet: Any, codec: str) -> None:
+            if published is not None:
+                published.relay.push(packet)
+
+        tap = install_tap(transceiver.receiver, on_packet)
+        relay = TrackRelay(
+            track.kind,
+            tap.request_keyframe,
+            name=f"{room.room_id}/{track_id}",
+            keyframe_interval=self._keyframe_interval,
+        )
+        published = PublishedTrack(
+            track_id,
+            member.participant_id,
+            track.kind,
+            negotiated_codec(transceiver),
+            track.id,
+            relay,
+            tap,
+        )
+        old = room.tracks.pop(track_id, None)
+        if old is not None:
+            old.relay.close()
+        room.tracks[track_id] = published
+        logger.info(
+            "worker %s: %s publishes %s", self.worker_id, room.room_id, track_id
+        )
+
+    async def _drop_pub(self, room: Room, member: Participant) -> None:
+        for track in room.tracks_of(member.participant_id):
+            track.relay.close()
+            del room.tracks[track.track_id]
+        if member.pub is not None:
+            member.pub = None
+            await self._peers.close((room.room_id, member.participant_id, "pub"))
+
+    # -- subscribe --------------------------------------------------------------
+
+    def _track_ids(self, message: Message) -> list[str]:
+        tracks = message.get("tracks")
+        if (
+            not isinstance(tracks, list)
+            or not tracks
+            or len(tracks) > _MAX_TRACKS_PER_MESSAGE
+            or not all(is_id(t) for t in tracks)
+        ):
+            raise InvalidMessage("tracks must be a non-empty list of track ids")
+        return list(dict.fromkeys(tracks))
+
+    async def _on_subscribe(self, message: Message) -> None:
+        track_ids = self._track_ids(message)
+        room = self._room(message)
+        missing = [t for t in track_ids if t not in room.tracks]
+        if missing:
+            raise UnknownTrack(f"no such tracks: {', '.join(missing)}")
+        member = self._participant(room, message)
+        if member.sub is None:
+            config = RTCConfiguration(
+                iceServers=self._config.iceServers,
+                bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+            )
+            key = (room.room_id, member.participant_id, "sub")
+            member.sub = self._peers.create(key, config)
+        for track_id in track_ids:
+            if track_id in member.subscriptions:
+                continue
+            published = room.tracks[track_id]
+            transceiver = member.sub.addTransceiver(published.kind, "sendonly")
+            # Before createOffer: aiortc applies preferences only there.
+            transceiver.setCodecPreferences(codec_preferences_for(published.codec))
+            track = published.relay.subscribe(f"{member.participant_id}<-{track_id}")
+            published.relay.attach_sender(transceiver.sender, track)
+            member.subscriptions[track_id] = Subscription(track_id, transceiver, track)
+        await self._offer_sub(member)
+
+    async def _on_unsubscribe(self, message: Message) -> None:
+        track_ids = self._track_ids(message)
+        _, member = self._known(message)
+        missing = [t for t in track_ids if t not in member.subscriptions]
+        if missing:
+            raise UnknownTrack(f"not subscribed to: {', '.join(missing)}")
+        for track_id in track_ids:
+            sub = member.subscriptions.pop(track_id)
+            sub.track.stop()
+            sub.transceiver.sender.replaceTrack(None)
+            # aiortc cannot remove an m-line; an inactive one stops the flow.
+            sub.transceiver.direction = "inactive"
+        await self._offer_sub(member)
+
+    async def _offer_sub(self, member: Participant) -> None:
+        pc = member.sub
+        if pc is None:
+            return
+        if pc.signalingState != "stable":
+            member.renegotiate = True
+            return
+        member.renegotiate = False
+        await pc.setLocalDescription(await pc.createOffer())
+        mids = {
+            sub.transceiver.mid: track_id
+            for track_id, sub in member.subscriptions.items()
+        }
+        reply = {"type": "media.offer", "pc": "sub", "sdp": pc.localDescription.sdp}
+        reply["tracks"] = mids
+        self._send(member.reply_to, reply)
+
+    async def _on_answer(self, message: Message) -> None:
+        if message.get("pc") != "sub":
+            raise InvalidMessage('media.answer must have pc "sub"')
+        description = description_from_sdp(message.get("sdp"), "answer")
+        _, member = self._known(message)
+        pc = member.sub
+        if pc is None or pc.signalingState != "have-local-offer":
+            raise UnknownPeer("no subscribe offer is waiting for an answer")
+        try:
+            await pc.setRemoteDescription(description)
+        except _SDP_ERRORS as exc:
+            raise MalformedSdp(f"answer rejected: {exc!r}") from exc
+        if member.renegotiate:
+            await self._offer_sub(member)
+
+    # -- the rest ---------------------------------------------------------------
+
+    async def _on_ice(self, message: Message) -> None:
+        name = message.get("pc")
+        if name not in ("pub", "sub"):
+            raise InvalidMessage('pc must be "pub" or "sub"')
+        candidate = candidate_from_dict(message.get("candidate"))
+        _, member = self._known(message)
+        pc = member.pc(str(name))
+        if pc is None:
+            raise UnknownPeer(f"no {name} connection")
+        try:
+            await pc.addIceCandidate(candidate)
+        except _SDP_ERRORS as exc:
+            raise MalformedSdp(f"candidate rejected: {exc!r}") from exc
+
+    async def _on_keyframe(self, message: Message) -> None:
+        track_id = message.get("track")
+        room = self._room(message)
+        published = room.tracks.get(track_id) if isinstance(track_id, str) else None
+        if published is None:
+            raise UnknownTrack(f"no track {track_id!r}")
+        if published.kind == "video" and not published.relay.request_keyframe():
+            raise RateLimited("a keyframe was requested recently; coalesced")
+
+    async def _on_stats(self, message: Message) -> None:
+        room, member = self._known(message)
+        tracks: dict[str, Any] = {}
+        for track_id, published in room.tracks.items():
+            entry = published.describe()
+            entry.update(published.relay.stats())  # type: ignore[arg-type]
+            tracks[track_id] = entry
+        peers = {"pub": await rtc_stats(member.pub), "sub": await rtc_stats(member.sub)}
+        self._send(
+            member.reply_to, {"type": "media.stats", "tracks": tracks, "peers": peers}
+        )
+
+    async def _on_leave(self, message: Message) -> None:
+        room, member = self._known(message)
+        await self._remove_participant(room, member)
+        self._announce(room)
+        if not room.participants:
+            self._rooms.pop(room.room_id, None)
+
+    async def _remove_participant(self, room: Room, member: Participant) -> None:
+        await self._drop_pub(room, member)
+        await self._drop_sub(room, member)
+        room.participants.pop(member.participant_id, None)
+
+    async def _drop_sub(self, room: Room, member: Participant) -> None:
+        for sub in member.subscriptions.values():
+            sub.track.stop()
+        member.subscriptions.clear()
+        if member.sub is not None:
+            member.sub = None
+            await self._peers.close((room.room_id, member.participant_id, "sub"))
+
+    async def _on_close_room(self, message: Message) -> None:
+        room = self._room(message)
+        for member in list(room.participants.values()):
+            await self._remove_participant(room, member)
+        self._rooms.pop(room.room_id, None)
+        self._announce(room)
+
+    def _forget_if_idle(self, room: Room, member: Participant) -> None:
+        if member.pub is None and member.sub is None and not member.subscriptions:
+            room.participants.pop(member.participant_id, None)
+        if not room.participants and not room.tracks:
+            self._rooms.pop(room.room_id, None)
+
+    async def _on_peer_failed(self, key: Hashable) -> None:
+        room_id, participant, name = key  # type: ignore[misc]
+        room = self._rooms.get(room_id)
+        member = room.participants.get(participant) if room else None
+        if member is not None:
+            # Through the inbox, so it is ordered with the participant's messages.
+            failed = {"type": "_peer_failed", "room": room_id, "pc": name}
+            failed.update(participant=participant, reply_to=member.reply_to)
+            self._enqueue((room_id, participant), failed)
+
+    async def _on_failed_message(self, message: Message) -> None:
+        room = self._rooms.get(message["room"])
+        member = room.participants.get(message["participant"]) if room else None
+        if room is None or member is None:
+            return
+        if message["pc"] == "pub":
+            await self._drop_pub(room, member)
+            self._announce(room)
+        else:
+            await self._drop_sub(room, member)
+        self._forget_if_idle(room, member)
+
+
+def is_id(value: object) -> bool:
+    """Whether ``value`` is a usable id: a non-empty string of at most 200 chars."""
+    return isinstance(value, str) and 0 < len(value) <= _MAX_ID
+
+
+def _transceiver_of(
+    pc: RTCPeerConnection, track: MediaStreamTrack
+) -> RTCRtpTransceiver:
+    for transceiver in pc.getTransceivers():
+        if transceiver.receiver.track is track:
+            return transceiver
+    raise MediaError("no transceiver carries the new track")

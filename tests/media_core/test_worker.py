@@ -1,0 +1,191 @@
+"""The media worker with real aiortc peers in one loop, through QueueTransport."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from tests.media_core.rtc_helpers import GROUP, Client, running_worker, stamped_track
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def _publish(client: Client, transport: object, mime: str | None = None) -> str:
+    await client.publish(stamped_track(), mime)
+    event = await client.transport.expect_group(GROUP, "media.tracks")
+    tracks = event["tracks"]
+    assert isinstance(tracks, list) and tracks
+    return str(tracks[-1]["track"])
+
+
+async def test_subscriber_decodes_advancing_stamped_frames() -> None:
+    """A subscriber decodes the relayed frames: pts advance and stamps read back."""
+    async with running_worker() as (worker, transport):
+        alice, bob = Client(transport, "alice"), Client(transport, "bob")
+        track_id = await _publish(alice, transport)
+        offer = await bob.subscribe([track_id])
+        assert list(offer["tracks"].values()) == [track_id]  # type: ignore[union-attr]
+        await asyncio.sleep(0.1)
+        assert bob.receivers
+        await bob.receivers[0].wait_frames(20)
+        frames = bob.receivers[0].frames
+        pts = [p for p, _, _ in frames]
+        assert pts == sorted(pts) and pts[-1] > pts[0]
+        latencies = [arrival - s for _, s, arrival in frames if s is not None]
+        assert len(latencies) >= 15
+        assert 0 <= sorted(latencies)[len(latencies) // 2] < 1000
+        assert worker.load()["subscribers"] == 1
+        await alice.close()
+        await bob.close()
+
+
+async def test_h264_publisher_is_relayed_as_h264() -> None:
+    """An H.264 publisher's subscriber is offered and decodes H.264 (codec matched)."""
+    async with running_worker() as (_, transport):
+        alice, bob = Client(transport, "alice"), Client(transport, "bob")
+        track_id = await _publish(alice, transport, "video/H264")
+        offer = await bob.subscribe([track_id])
+        video = str(offer["sdp"]).split("m=video", 1)[1]
+        assert "H264/90000" in video and "VP8/90000" not in video
+        await asyncio.sleep(0.1)
+        await bob.receivers[0].wait_frames(10)
+        await alice.close()
+        await bob.close()
+
+
+async def test_late_joiner_first_frame_decodes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A subscriber joining 2 s late gets a keyframe at once and no decode errors."""
+    caplog.set_level(logging.WARNING, logger="aiortc.rtcrtpreceiver")
+    async with running_worker() as (_, transport):
+        alice, late = Client(transport, "alice"), Client(transport, "late")
+        track_id = await _publish(alice, transport)
+        await asyncio.sleep(2.0)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await late.subscribe([track_id])
+        await asyncio.sleep(0.05)
+        await late.receivers[0].wait_frames(5, within=5)
+        first = late.receivers[0].first_frame_at
+        assert first is not None and first - started < 1.5
+        assert "failed to decode" not in caplog.text
+        await alice.close()
+        await late.close()
+
+
+async def test_subscriber_pli_reaches_publisher_once_per_window() -> None:
+    """A burst of subscriber PLIs reaches the publisher at most once per 0.5 s."""
+    async with running_worker() as (_, transport):
+        alice, bob = Client(transport, "alice"), Client(transport, "bob")
+        track_id = await _publish(alice, transport)
+        assert alice.pub is not None
+        sender = alice.pub.getSenders()[0]
+        requests: list[float] = []
+        loop = asyncio.get_running_loop()
+        original = sender._send_keyframe
+
+        def counting() -> None:
+            requests.append(loop.time())
+            original()
+
+        sender._send_keyframe = counting  # type: ignore[method-assign]
+        await bob.subscribe([track_id])
+        await asyncio.sleep(0.05)
+        await bob.receivers[0].wait_frames(5)
+        await asyncio.sleep(0.6)
+        requests.clear()
+        assert bob.sub is not None
+        receiver = bob.sub.getReceivers()[0]
+        ssrc = receiver.getSynchronizationSources()[0].source
+        started = loop.time()
+        for _ in range(20):
+            await receiver._send_rtcp_pli(ssrc)
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.8)
+        assert requests
+        gaps = [b - a for a, b in zip(requests, requests[1:], strict=False)]
+        assert all(gap >= 0.45 for gap in gaps), gaps
+        assert len(requests) <= 1 + (loop.time() - started) / 0.5
+        await alice.close()
+        await bob.close()
+
+
+async def test_unsubscribe_renegotiates_and_stops_the_relay_track() -> None:
+    """Unsubscribing sends a new offer and the relay drops the subscriber."""
+    async with running_worker() as (worker, transport):
+        alice, bob = Client(transport, "alice"), Client(transport, "bob")
+        track_id = await _publish(alice, transport)
+        await bob.subscribe([track_id])
+        bob.send("media.unsubscribe", tracks=[track_id])
+        offer = await bob.expect("media.offer")
+        assert "a=inactive" in str(offer["sdp"])
+        assert worker.load()["subscribers"] == 0
+        await alice.close()
+        await bob.close()
+
+
+async def test_leave_unpublishes_and_announces() -> None:
+    """After leave the room's track list is empty and the peers are closed."""
+    async with running_worker() as (worker, transport):
+        alice = Client(transport, "alice")
+        await _publish(alice, transport)
+        alice.send("media.leave")
+        event = await transport.expect_group(GROUP, "media.tracks")
+        assert event["tracks"] == []
+        assert worker.load()["peers"] == 0
+        await alice.close()
+
+
+async def test_stats_reply_has_relay_counters() -> None:
+    """media.stats lists each track's relay counters and the peers' RTCP figures."""
+    async with running_worker() as (_, transport):
+        alice, bob = Client(transport, "alice"), Client(transport, "bob")
+        track_id = await _publish(alice, transport)
+        await bob.subscribe([track_id])
+        await asyncio.sleep(0.05)
+        await bob.receivers[0].wait_frames(10)
+        bob.send("media.stats")
+        stats = await bob.expect("media.stats")
+        entry = stats["tracks"][track_id]  # type: ignore[index]
+        assert entry["packets_in"] > 0
+        assert entry["subscribers"][0]["forwarded"] > 0
+        assert isinstance(stats["peers"]["sub"], dict)  # type: ignore[index]
+        await alice.close()
+        await bob.close()
+
+
+async def test_worker_applies_and_reverts_fixes() -> None:
+    """Fixes are in force while the worker runs and reverted by close()."""
+    from media_core.aiortc_fixes import MediaFixes
+
+    fixes = MediaFixes()
+    async with running_worker(fixes=fixes) as (_, transport):
+        alice, bob = Client(transport, "alice"), Client(transport, "bob")
+        track_id = await _publish(alice, transport)
+        assert fixes.applied
+        await bob.subscribe([track_id])
+        await asyncio.sleep(0.05)
+        await bob.receivers[0].wait_frames(10)
+        await alice.close()
+        await bob.close()
+    assert not fixes.applied
+
+
+async def test_opus_audio_is_relayed() -> None:
+    """A published Opus track reaches a subscriber as decodable audio."""
+    from aiortc.mediastreams import AudioStreamTrack
+
+    async with running_worker() as (_, transport):
+        alice, bob = Client(transport, "alice"), Client(transport, "bob")
+        await alice.publish(AudioStreamTrack())
+        event = await transport.expect_group(GROUP, "media.tracks")
+        (entry,) = event["tracks"]  # type: ignore[misc]
+        assert entry["kind"] == "audio" and entry["codec"] == "opus"
+        await bob.subscribe([entry["track"]])
+        await asyncio.sleep(0.05)
+        await bob.receivers[0].wait_frames(25)
+        await alice.close()
+        await bob.close()
