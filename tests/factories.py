@@ -112,3 +112,75 @@ class CareRelationshipFactory(DjangoModelFactory):
 
     patient = factory.SubFactory(PatientFactory)
     kind = CareRelationship.Kind.DEPARTMENT
+
+
+# --- emergency -------------------------------------------------------------
+
+
+class EmergencyDepartmentFactory(DepartmentFactory):
+    """An emergency department: it watches every inbound case from the start."""
+
+    name = factory.Sequence(lambda n: f"Emergency {n}")
+    specialty = Department.Specialty.EMERGENCY
+
+
+class OperatorFactory(UserFactory):
+    """A command-centre operator in a hospital's emergency department."""
+
+    role = Role.OPERATOR
+    department = factory.SubFactory(EmergencyDepartmentFactory)
+
+
+class ReceivingHospitalFactory(DjangoModelFactory):
+    class Meta:
+        model = "emergency.ReceivingHospital"
+
+    organisation = factory.SubFactory(HospitalFactory)
+    lat = 51.5074
+    lon = -0.1278
+
+
+class TeamFactory(DjangoModelFactory):
+    class Meta:
+        model = "emergency.Team"
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(HospitalFactory)
+    code = "cath_lab"
+    name = "Cath lab team"
+    activates_for = factory.LazyFunction(lambda: ["stemi"])
+
+    @factory.post_generation
+    def members(self, create, extracted, **kwargs):  # type: ignore[no-untyped-def]
+        if create and extracted:
+            self.members.set(extracted)
+
+
+class EmergencyCaseFactory(DjangoModelFactory):
+    """A case opened through the service by ``paramedic`` for ``destination``."""
+
+    class Meta:
+        model = "emergency.EmergencyCase"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):  # type: ignore[no-untyped-def]
+        from consult.emergency import services
+        from consult.emergency.casetext import CaseText
+        from consult.records.context import AccessContext
+
+        paramedic = kwargs.pop("paramedic", None) or ParamedicFactory()
+        destination = kwargs.pop("destination", None) or HospitalFactory()
+        text = kwargs.pop("text", None) or CaseText(
+            chief_complaint="Canarycomplaint central chest pain",
+            treatment="Aspirin 300 mg",
+        )
+        return services.case_open(
+            actor=paramedic,
+            destination_id=destination.pk,
+            category=kwargs.pop("category", "stemi"),
+            estimated_age=kwargs.pop("estimated_age", 64),
+            sex=kwargs.pop("sex", "male"),
+            text=text,
+            ctx=AccessContext(channel="test"),
+            **kwargs,
+        )
