@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class EmergencyConfig(AppConfig):
+    name = "consult.emergency"
+    label = "emergency"
+    verbose_name = "Emergency cases"

@@ -1,0 +1,66 @@
+"""The device simulator drives a case through the real HTTP API and websocket."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.management import call_command
+
+from consult.accounts.services import device_token_create
+from consult.emergency.management.commands.seed_emergency import seed_emergency
+from consult.emergency.management.commands.simulate_ambulance import drive
+from consult.emergency.models import EmergencyCase, LocationFix, Team, VitalsBatch
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(120)
+async def test_simulated_ambulance_streams_and_arrives(
+    world, live_server_url, redis_layer
+) -> None:  # type: ignore[no-untyped-def]
+    """Four seconds of STEMI: ECG and numerics stored in full, fixes sent, arrived."""
+    _token, raw = await sync_to_async(device_token_create)(
+        user=world.paramedic, name="sim"
+    )
+    summary = await drive(
+        base_url=live_server_url,
+        token=raw,
+        scenario="stemi",
+        duration=4.0,
+        hospital_id=world.hospital.pk,
+        start_offset_km=5.0,
+        seed=3,
+        log=lambda line: None,
+    )
+
+    def facts() -> tuple[str, int, int, int]:
+        case = EmergencyCase.objects.get(pk=summary["case"])
+        return (
+            case.status,
+            VitalsBatch.objects.filter(case=case, kind="ecg").count(),
+            VitalsBatch.objects.filter(case=case, kind="numerics").count(),
+            LocationFix.objects.filter(case=case).count(),
+        )
+
+    status, ecg, numerics, fixes = await sync_to_async(facts)()
+    assert (summary["drained"], status, ecg, numerics, fixes >= 1) == (
+        True,
+        "arrived",
+        16,
+        4,
+        True,
+    )
+
+
+@pytest.mark.django_db
+def test_seed_emergency_creates_teams_and_two_cases_once() -> None:
+    """After seed_demo, seeding twice leaves five teams and two inbound cases."""
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    seed_emergency()
+    cases = seed_emergency()
+    assert (
+        Team.objects.count(),
+        EmergencyCase.objects.count(),
+        all(c.news2_total is not None for c in cases),
+    ) == (5, 2, True)
