@@ -195,6 +195,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Patient sex (records) and a casualty's estimated sex (emergency) are
+    # different choice sets; name them rather than let the generator guess.
+    "ENUM_NAME_OVERRIDES": {
+        "PatientSexEnum": "consult.records.api.SEX_CHOICES",
+        "CasualtySexEnum": "consult.emergency.models.EmergencyCase.Sex",
+    },
 }
 
 # PHI encryption: PHI_KEYS is "kid:base64key,kid:base64key"; the first key

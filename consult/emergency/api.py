@@ -124,6 +124,7 @@ class CaseListView(APIView):
     """GET: the crew's cases or the hospital's inbound board. POST: open a case."""
 
     @extend_schema(
+        operation_id="emergency_cases_list",
         parameters=[OpenApiParameter("all", bool, description="Include finished.")],
         responses={200: dict},
     )
