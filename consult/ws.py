@@ -102,6 +102,16 @@ class ValidatedJsonConsumer(AsyncJsonWebsocketConsumer):
         except Exception:
             logger.exception("session re-check failed")
 
+    async def refuse(self, code: int) -> None:
+        """Accept, then close with ``code``: a browser sees 4401/4403 and can stop.
+
+        Closing before the handshake completes reaches browsers as a bare
+        1006 (the server answers the upgrade with HTTP 403), which a client
+        cannot tell from a network failure, so it would retry for ever.
+        """
+        await super().accept()
+        await self.close(code=code)
+
     async def send_error(self, code: str, detail: str = "", **extra: Any) -> None:
         """Reply with a stable error code; the socket stays up."""
         await self.send_json({"type": "error", "code": code, "detail": detail, **extra})

@@ -94,16 +94,16 @@ class RoomConsumer(ValidatedJsonConsumer):
                 self.scope, self.room_id
             )
         except ConsultError:
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self.refuse(CLOSE_FORBIDDEN)
             return
         if self.room_pass is None:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.refuse(CLOSE_UNAUTHENTICATED)
             return
         status = await database_sync_to_async(_room_status)(self.room_id)
         if status == Room.Status.ENDED or (
             status == Room.Status.LOCKED and not self.room_pass.is_host
         ):
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self.refuse(CLOSE_FORBIDDEN)
             return
         self.checked_at = time.monotonic()
         self.presence: dict[str, Any] = {"audio": True, "video": True, "sources": []}
@@ -371,5 +371,9 @@ class RoomConsumer(ValidatedJsonConsumer):
         from consult.media.ice import ice_servers_for
 
         user = self.scope.get("user")
-        who = user if user is not None and user.is_authenticated else self.room_pass.participant
+        who = (
+            user
+            if user is not None and user.is_authenticated
+            else self.room_pass.participant
+        )
         return await database_sync_to_async(ice_servers_for)(who)
