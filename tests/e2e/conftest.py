@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+LIVE_SERVER_APP = "telemed-e2e-live-server"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -38,7 +39,11 @@ def _database_url(settings_dict: dict) -> str:
     user = settings_dict.get("USER") or "postgres"
     host = settings_dict.get("HOST") or "127.0.0.1"
     port = settings_dict.get("PORT") or 5432
-    return f"postgres://{user}@{host}:{port}/{settings_dict['NAME']}"
+    # Named, so teardown can end exactly the live server's connections.
+    return (
+        f"postgres://{user}@{host}:{port}/{settings_dict['NAME']}"
+        f"?application_name={LIVE_SERVER_APP}"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -123,3 +128,25 @@ def page(browser) -> Iterator[object]:  # type: ignore[no-untyped-def]
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def _quiet_server_before_flush(transactional_db, browser) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Stop browser traffic and drop the live server's connections before the flush.
+
+    Set up after ``transactional_db``, so torn down before its TRUNCATE: pages
+    still streaming (a crew's monitor, a room's quality reports) would
+    otherwise hold table locks the TRUNCATE waits on, and deadlock it.
+    """
+    yield
+    for context in list(browser.contexts):
+        context.close()
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = %s",
+                [LIVE_SERVER_APP],
+            )
