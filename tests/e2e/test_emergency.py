@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -47,7 +48,9 @@ pytestmark = [
     pytest.mark.timeout(300),
 ]
 
-IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+# Screenshots go to var/ (ignored); set DOCS_SCREENSHOTS=1 to refresh docs/img.
+_ROOT = Path(__file__).resolve().parents[2]
+IMG = _ROOT / ("docs/img" if os.environ.get("DOCS_SCREENSHOTS") else "var/screenshots")
 PHONE = {
     "viewport": {"width": 390, "height": 844},
     "is_mobile": True,
