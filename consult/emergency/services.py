@@ -111,7 +111,7 @@ def _locked(case: EmergencyCase) -> EmergencyCase:
     return EmergencyCase.objects.select_for_update().get(pk=case.pk)
 
 
-def _placeholder_phi(
+def _unidentified_patient_phi(
     case_id: uuid.UUID, category: str, age: int | None, sex: str
 ) -> PatientPHI:
     year = timezone.now().year - (age if age is not None else 0)
@@ -122,7 +122,7 @@ def _placeholder_phi(
         birth_date=date(year, 1, 1) if age is not None else date(1900, 1, 1),
         sex=sex,
         mrn=f"EMS-{case_id.hex[:16].upper()}",
-        notes="Emergency case placeholder: identity not yet confirmed.",
+        notes="Unidentified emergency patient: identity not yet confirmed.",
     )
 
 
@@ -160,7 +160,7 @@ def case_open(
 ) -> EmergencyCase:
     """A paramedic opens a case for an unnamed patient bound for a hospital.
 
-    Creates the placeholder patient ("Unknown, <category>"), links it to the
+    Creates the unidentified patient ("Unknown, <category>"), links it to the
     crew's paramedics and the hospital's emergency and command-centre
     departments, and tells the hospital's boards.
     """
@@ -174,7 +174,9 @@ def case_open(
         now = timezone.now()
         case_id = uuid.uuid4()
         patient = Patient(id=uuid.uuid4(), organisation=actor.organisation)
-        phi_codec.seal(patient, _placeholder_phi(case_id, category, estimated_age, sex))
+        phi_codec.seal(
+            patient, _unidentified_patient_phi(case_id, category, estimated_age, sex)
+        )
         patient.full_clean()
         patient.save(force_insert=True)
         case = EmergencyCase(
