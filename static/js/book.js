@@ -328,42 +328,10 @@
     card.scrollIntoView({ behavior: "smooth", block: "nearest" });
   }
 
-  $("send-link").addEventListener("click", async () => {
-    const button = $("send-link");
-    button.disabled = true;
-    show($("link-error"), "");
-    try {
-      const link = await api(`${CFG.api}appointments/${encodeURIComponent(state.appointment.id)}/patient-link/`, {
-        method: "POST",
-        body: {},
-      });
-      const url = new URL(link.url, window.location.origin).href;
-      $("link-url").value = url;
-      $("link-expiry").textContent = link.expires_at
-        ? `(expires ${new Date(link.expires_at).toLocaleString("en-GB", { timeZone: zone(), dateStyle: "medium", timeStyle: "short" })})`
-        : "";
-      $("link-box").hidden = false;
-      button.textContent = "Send a new link";
-    } catch (err) {
-      show($("link-error"), messageFor(err));
-    } finally {
-      button.disabled = false;
-    }
-  });
-
-  $("link-copy").addEventListener("click", async () => {
-    const input = $("link-url");
-    const button = $("link-copy");
-    try {
-      await navigator.clipboard.writeText(input.value);
-    } catch {
-      input.select();
-      document.execCommand("copy");
-    }
-    button.textContent = "Copied";
-    setTimeout(() => {
-      button.textContent = "Copy";
-    }, 2000);
+  window.Schedule.bindPatientLink({
+    apiBase: CFG.api,
+    appointment: () => state.appointment,
+    messageFor,
   });
 
   $("book-another").addEventListener("click", () => {

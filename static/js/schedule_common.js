@@ -134,7 +134,53 @@
     return out;
   }
 
+  // The "Send patient link" box of the booking and MDT pages (ids link-*, send-link).
+  // appointment() gives the booked appointment; the expiry shows in its zone.
+  function bindPatientLink({ apiBase, appointment, messageFor }) {
+    $("send-link").addEventListener("click", async () => {
+      const button = $("send-link");
+      const booked = appointment();
+      button.disabled = true;
+      show($("link-error"), "");
+      try {
+        const link = await api(
+          `${apiBase}appointments/${encodeURIComponent(booked.id)}/patient-link/`,
+          { method: "POST", body: {} },
+        );
+        $("link-url").value = new URL(link.url, window.location.origin).href;
+        $("link-expiry").textContent = link.expires_at
+          ? `(expires ${new Date(link.expires_at).toLocaleString("en-GB", {
+              timeZone: booked.time_zone,
+              dateStyle: "medium",
+              timeStyle: "short",
+            })})`
+          : "";
+        $("link-box").hidden = false;
+        button.textContent = "Send a new link";
+      } catch (err) {
+        show($("link-error"), messageFor(err));
+      } finally {
+        button.disabled = false;
+      }
+    });
+    $("link-copy").addEventListener("click", async () => {
+      const input = $("link-url");
+      const button = $("link-copy");
+      try {
+        await navigator.clipboard.writeText(input.value);
+      } catch {
+        input.select();
+        document.execCommand("copy");
+      }
+      button.textContent = "Copied";
+      setTimeout(() => {
+        button.textContent = "Copy";
+      }, 2000);
+    });
+  }
+
   window.Schedule = Object.freeze({
+    bindPatientLink,
     $,
     csrfToken,
     api,
