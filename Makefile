@@ -21,6 +21,7 @@ demo: $(VENV)/.installed
 	DJANGO_SETTINGS_MODULE=config.settings.dev $(PY) manage.py migrate --noinput
 	DJANGO_SETTINGS_MODULE=config.settings.dev $(PY) manage.py seed_demo
 	DJANGO_SETTINGS_MODULE=config.settings.dev $(PY) manage.py seed_emergency
+	DJANGO_SETTINGS_MODULE=config.settings.dev $(PY) manage.py seed_guidance
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop); two simulated ambulances start in a few seconds"
 	@export DJANGO_SETTINGS_MODULE=config.settings.dev; trap 'kill 0' INT TERM EXIT; \
 	( sleep 6; \

@@ -11,6 +11,7 @@ from consult.ops import views as ops_views
 from consult.records.urls import api_urlpatterns as records_api
 from consult.rooms.urls import api_urlpatterns as rooms_api
 from consult.scheduling.urls import api_urlpatterns as scheduling_api
+from surgery_guidance.urls import api_urlpatterns as guidance_api
 
 api_urlpatterns = [
     path("me/", accounts_api.MeView.as_view(), name="api-me"),
@@ -24,6 +25,7 @@ api_urlpatterns = [
     path("scheduling/", include((scheduling_api, "scheduling-api"))),
     path("rooms/", include((rooms_api, "rooms-api"))),
     path("emergency/", include((emergency_api, "emergency-api"))),
+    path("guidance/", include((guidance_api, "guidance-api"))),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"
@@ -38,6 +40,7 @@ urlpatterns = [
     path("", include("consult.scheduling.waiting_urls")),
     path("rooms/", include("consult.rooms.urls")),
     path("emergency/", include("consult.emergency.urls")),
+    path("guidance/", include("surgery_guidance.urls")),
     path("fhir/", include("consult.scheduling.fhir_urls")),
     path("calendar/", include("consult.scheduling.ical_urls")),
     path("api/", include(api_urlpatterns)),

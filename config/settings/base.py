@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "consult.emergency",
     "consult.ops",
     "consult.media",
+    "surgery_guidance",
 ]
 
 MIDDLEWARE = [

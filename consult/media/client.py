@@ -145,6 +145,46 @@ async def media_send(room_id: str, message: dict[str, Any], *, reply_to: str) ->
     return worker_id
 
 
+async def media_request(
+    room_id: str,
+    message: dict[str, Any],
+    *,
+    expect: str,
+    wait_s: float = 10.0,
+) -> dict[str, Any]:
+    """Send ``message`` and wait for the worker's reply of type ``expect``.
+
+    The reply comes to a channel of its own, so a request can be made from any
+    async context (a consumer, an async view), not only from the socket that
+    owns the participant. A ``media.error`` reply raises ``ConsultError`` with
+    the worker's code; no reply in ``wait_s`` seconds raises
+    ``MediaUnavailable``.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        raise MediaUnavailable()
+    channel = await layer.new_channel("media-request.")
+    await media_send(room_id, message, reply_to=channel)
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise MediaUnavailable("The media worker did not answer in time.")
+        try:
+            reply = await asyncio.wait_for(layer.receive(channel), remaining)
+        except TimeoutError:
+            raise MediaUnavailable("The media worker did not answer in time.") from None
+        except RedisError as exc:
+            raise MediaUnavailable() from exc
+        if reply.get("type") == "media.error":
+            raise ConsultError(
+                str(reply.get("detail") or "The media worker refused."),
+                code=str(reply.get("code") or "media_error"),
+            )
+        if reply.get("type") == expect:
+            return reply
+
+
 async def media_close_room(room_id: str, *, participant: str, reply_to: str) -> None:
     """Close every peer of a room that has ended, and unplace it.
 

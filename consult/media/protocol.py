@@ -26,6 +26,9 @@ TO_WORKER = frozenset(
         "media.stats",
         "media.leave",
         "media.close_room",
+        "media.composite.start",
+        "media.composite.stop",
+        "media.layer",
     }
 )
 # Sent by the web tier (never by a worker) to the room group when the room's

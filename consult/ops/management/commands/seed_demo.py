@@ -33,6 +33,7 @@ USERS = [
     ("dr.radio", "Tomasz", "Nowak", Role.SPECIALIST, "Radiology"),
     ("dr.radio2", "Aisha", "Bello", Role.SPECIALIST, "Radiology"),
     ("dr.surgeon", "Helen", "Okafor", Role.SURGEON, "Surgery"),
+    ("dr.mentor", "Daniel", "Osei", Role.SURGEON, "Surgery"),
     ("nurse.cardio", "Sam", "Patel", Role.NURSE, "Cardiology"),
     ("nurse.ed", "Jo", "Murphy", Role.NURSE, "Emergency"),
     ("operator.cc", "Chris", "Lee", Role.OPERATOR, "Emergency"),
