@@ -35,6 +35,8 @@ from surgery_guidance.selectors import OperationPass
 logger = logging.getLogger(__name__)
 
 RECHECK_EVERY_S = 2.0
+#: Not 4401/4403: the browser reconnects at once and is welcomed in its new role.
+CLOSE_ROLE_CHANGED = 4009
 
 
 def _welcome_data(op_pass: OperationPass) -> dict[str, Any]:
@@ -59,6 +61,8 @@ def _welcome_data(op_pass: OperationPass) -> dict[str, Any]:
 def _composite(operation_id: str) -> tuple[str, str, str, bool, str]:
     """(composite name, room id, vitals scenario, broadcast, current track)."""
     operation = Operation.objects.get(pk=operation_id)
+    if operation.status == Operation.Status.ENDED:
+        raise ConsultError("The operation has ended.", code="operation_ended")
     return (
         operation.composite_name,
         str(operation.room_id),
@@ -144,16 +148,22 @@ class GuidanceConsumer(ValidatedJsonConsumer):
         """Re-check the pass (at most every 2 s): consent can be withdrawn."""
         if time.monotonic() - self.checked_at > RECHECK_EVERY_S:
             try:
-                fresh = await database_sync_to_async(self._recheck)()
+                fresh = await database_sync_to_async(self._fresh_pass)()
             except ConsultError:
                 await self.send_error("not_permitted", "You can no longer watch this.")
                 await self.close(code=CLOSE_FORBIDDEN)
+                return
+            if fresh.role != self.op_pass.role:
+                # Groups and welcome depend on the role: start over as the new one.
+                await self.send_error("role_changed", "Your part in it changed.")
+                await self.close(code=CLOSE_ROLE_CHANGED)
                 return
             self.op_pass = fresh
             self.checked_at = time.monotonic()
         await super().receive_json(content, **kwargs)
 
-    def _recheck(self) -> OperationPass:
+    def _fresh_pass(self) -> OperationPass:
+        # Not ``_recheck``: ValidatedJsonConsumer keeps its session task there.
         fresh = selectors.operation_pass_for_user(
             self.scope["user"], self.op_pass.operation_id
         )

@@ -54,6 +54,11 @@ class OperationPass:
         return "moderator" if self.is_moderator else "viewer"
 
 
+def parse_operation_id(operation_id: object) -> uuid.UUID:
+    """An operation id from a URL or message, or ``NotFound``."""
+    return _parse(operation_id)
+
+
 def _parse(operation_id: object) -> uuid.UUID:
     try:
         return uuid.UUID(str(operation_id))

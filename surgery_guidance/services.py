@@ -33,6 +33,7 @@ from surgery_guidance.models import (
     Operation,
     Question,
     Recording,
+    new_broadcast_token,
 )
 from surgery_guidance.selectors import OperationPass, question_json
 from surgery_guidance.telestration import (
@@ -46,6 +47,11 @@ from surgery_guidance.telestration.schema import FADE_OUT_S
 ORGANISER_ROLES = frozenset({Role.SURGEON, Role.ADMINISTRATOR, Role.NURSE})
 MENTOR_ROLES = frozenset({Role.SURGEON, Role.SPECIALIST})
 MAX_MENTORS = 8
+#: Unpinned marks leave the snapshot this long after they faded on the
+#: mentor's clock: a browser clock that runs behind the server's must not
+#: drop a fresh mark before the composite drew it (a faded mark is invisible
+#: anyway, since the composite fades by media time).
+PRUNE_GRACE_S = 120.0
 
 
 # -- groups --------------------------------------------------------------------
@@ -126,8 +132,9 @@ def operation_schedule(
     ):
         raise NotFound("A mentor is not a surgeon or specialist of your organisation.")
     moderator = people.get(moderator_id) if moderator_id else None
-    if moderator_id and moderator is None:
-        raise NotFound("The moderator is not in your organisation.")
+    # As the form: a moderator is staff (annotations, every question, the room).
+    if moderator_id and (moderator is None or moderator.role == Role.TRAINEE):
+        raise NotFound("The moderator is not staff of your organisation.")
     room = Room(
         organisation_id=actor.organisation_id,
         kind=Room.Kind.MDT,
@@ -205,6 +212,10 @@ def consent_record(
     if operation.consent_recorded_at is None:
         operation.consent_recorded_at = timezone.now()
         operation.consent_recorded_by = actor
+    if operation.broadcast and not broadcast:
+        # The HLS URLs handed out for this broadcast die with it: a viewer
+        # who kept one must not be served the next broadcast.
+        operation.broadcast_token = new_broadcast_token()
     operation.broadcast = broadcast
     operation.full_clean()
     operation.save()
@@ -390,7 +401,8 @@ def _prune_faded(state: AnnotationState, now_ms: int) -> AnnotationState:
     keep = {
         key: a
         for key, a in state.annotations.items()
-        if a.pinned or a.created_at_ms + (a.fade_after + FADE_OUT_S) * 1000 > now_ms
+        if a.pinned
+        or a.created_at_ms + (a.fade_after + FADE_OUT_S + PRUNE_GRACE_S) * 1000 > now_ms
     }
     if len(keep) == len(state.annotations):
         return state

@@ -87,7 +87,11 @@ def operation(request: HttpRequest, operation_id: str) -> HttpResponse:
     row = selectors.operation_for(op_pass)
     from consult.rooms.selectors import room_pass_for_user
 
-    room_pass = room_pass_for_user(request.user, row.room_id)
+    try:
+        # The surgeon, as the room's host, may have removed this person.
+        room_pass = room_pass_for_user(request.user, row.room_id)
+    except ConsultError as error:
+        return _error(request, error)
     return render(
         request,
         "surgery_guidance/operation.html",
@@ -127,9 +131,9 @@ def consent(request: HttpRequest, operation_id: str) -> HttpResponse:
     try:
         services.consent_record(
             actor=request.user,
-            operation_id=selectors.operation_pass_for_user(
-                request.user, operation_id
-            ).operation_id,
+            # Not through an operation pass: an administrator has none, and
+            # the service checks the organisation and who may record consent.
+            operation_id=selectors.parse_operation_id(operation_id),
             broadcast=request.POST.get("broadcast") == "on",
             ctx=AccessContext.from_request(request, channel="page"),
         )

@@ -165,6 +165,9 @@ MEDIA_AIORTC_FIXES = env.bool("MEDIA_AIORTC_FIXES", default=True)
 MEDIA_WORKER_CLASS = env.str(
     "MEDIA_WORKER_CLASS", default="media_core.worker.MediaWorker"
 )
+# Where media workers write recordings and HLS broadcasts; pages serve files
+# only from inside it (surgery_guidance.files).
+MEDIA_OUTPUT_DIR = env.path("MEDIA_OUTPUT_DIR", default=BASE_DIR / "var" / "media")
 # ICE: no STUN/TURN by default (a LAN needs none). TURN is on when TURN_URLS is
 # set and then needs TURN_SHARED_SECRET (consult.E002); browsers and workers get
 # short-lived credentials (TURN REST API, coturn's use-auth-secret).

@@ -29,10 +29,16 @@ class Command(BaseCommand):
         surgeon = User.objects.get(username="dr.surgeon")
         mentor = User.objects.get(username="dr.mentor")
         ctx = AccessContext(channel="command")
-        operation = Operation.objects.filter(
-            title=TITLE, organisation_id=surgeon.organisation_id
-        ).first()
-        if operation is None or operation.status == Operation.Status.ENDED:
+        # Ended demos stay (their recordings are in the library); reuse the
+        # one that has not ended, whichever was scheduled first.
+        operation = (
+            Operation.objects.filter(
+                title=TITLE, organisation_id=surgeon.organisation_id
+            )
+            .exclude(status=Operation.Status.ENDED)
+            .first()
+        )
+        if operation is None:
             operation = services.operation_schedule(
                 actor=surgeon,
                 title=TITLE,
