@@ -95,6 +95,15 @@ class EmergencyCase(models.Model):
     text_ciphertext = models.TextField(blank=True)
     text_key_id = models.CharField(max_length=32, blank=True)
     consent_to_broadcast = models.BooleanField(default=False)
+    # The case's live video from the crew's phone (see ``video.py``); null only
+    # for cases opened before video existed.
+    room = models.OneToOneField(
+        "rooms.Room",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="emergency_case",
+    )
     # Latest valid value of each NEWS2 parameter with its time, and the score.
     latest_vitals = models.JSONField(default=dict, blank=True)
     news2_total = models.PositiveSmallIntegerField(null=True, blank=True)

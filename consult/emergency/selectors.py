@@ -163,6 +163,8 @@ def case_summary(case: EmergencyCase) -> dict[str, Any]:
         "service": {"id": case.service_id, "name": case.service.name},
         "destination": {"id": case.destination_id, "name": case.destination.name},
         "consent_to_broadcast": case.consent_to_broadcast,
+        # Entering the room is checked against the case; the id alone opens nothing.
+        "video_room": str(case.room_id) if case.room_id else None,
         "news2": {
             "total": case.news2_total,
             "band": case.news2_band,

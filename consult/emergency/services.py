@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from consult.accounts.models import Department, Notification, Organisation, Role, User
-from consult.emergency import casetext, events, geo
+from consult.emergency import casetext, events, geo, video
 from consult.emergency.casetext import CaseText
 from consult.emergency.models import (
     Attachment,
@@ -160,9 +160,9 @@ def case_open(
 ) -> EmergencyCase:
     """A paramedic opens a case for an unnamed patient bound for a hospital.
 
-    Creates the unidentified patient ("Unknown, <category>"), links it to the
-    crew's paramedics and the hospital's emergency and command-centre
-    departments, and tells the hospital's boards.
+    Creates the unidentified patient ("Unknown, <category>") and the case's
+    video room, links the patient to the crew's paramedics and the hospital's
+    emergency and command-centre departments, and tells the hospital's boards.
     """
     require_crew(actor)
     with role_gate(actor=actor, action=Action.CREATE, ctx=ctx), transaction.atomic():
@@ -194,6 +194,7 @@ def case_open(
             opened_at=now,
         )
         casetext.seal(case, text)
+        case.room = video.video_room_create(case=case, actor=actor)
         case.full_clean()
         case.save(force_insert=True)
         source = f"emergency_case:{case.pk}"
@@ -357,6 +358,19 @@ def do_case_accept(
         return encounter
 
 
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    """What an acceptance did.
+
+    ``team_activation``: ``activated``, ``not_requested``, or ``no_team`` when
+    teams were asked for and none is set up for the case's category.
+    """
+
+    case: EmergencyCase
+    activations: list[TeamActivation]
+    team_activation: str
+
+
 def case_accept(
     *,
     actor: Any,
@@ -365,17 +379,25 @@ def case_accept(
     bay: str,
     ctx: AccessContext,
     activate_teams: bool = False,
-) -> EmergencyCase:
-    """Accept and pre-admit the patient; optionally activate the category's teams."""
+) -> Acceptance:
+    """Accept and pre-admit the patient; optionally activate the category's teams.
+
+    A category without a team still accepts and pre-admits: the missing team
+    is reported (``no_team``), it does not undo the admission.
+    """
     with transaction.atomic():
         case, department = check_case_accept(
             actor=actor, case_id=case_id, department_id=department_id
         )
         do_case_accept(actor=actor, case=case, department=department, bay=bay, ctx=ctx)
-        if activate_teams:
-            _activate(actor, case, _default_teams(case), ctx)
+        teams = _default_teams(case) if activate_teams else []
+        activations = _activate(actor, case, teams, ctx) if teams else []
         _publish(case)
-        return case
+        if not activate_teams:
+            outcome = "not_requested"
+        else:
+            outcome = "activated" if teams else "no_team"
+        return Acceptance(case, activations, outcome)
 
 
 def _default_teams(case: EmergencyCase) -> list[Team]:
@@ -555,6 +577,7 @@ def case_handover(*, actor: Any, case_id: object, ctx: AccessContext) -> Emergen
         raise InvalidTransition(case, "handed over")
     now = timezone.now()
     _touch(case, status=Status.HANDED_OVER, handed_over_at=now)
+    video.video_room_end(case)
     Encounter.objects.filter(case=case).update(
         status=Encounter.Status.IN_PROGRESS, started_at=now
     )
@@ -573,6 +596,8 @@ def case_divert(
     if case.status not in (Status.OPENED, Status.EN_ROUTE, Status.ACCEPTED):
         raise InvalidTransition(case, "diverted")
     _touch(case, status=Status.DIVERTED, diverted_at=timezone.now())
+    # The patient goes elsewhere: this hospital stops watching.
+    video.video_room_end(case)
     Encounter.objects.filter(case=case).update(status=Encounter.Status.CANCELLED)
     _event(case, CaseEvent.Kind.DIVERTED, actor, {"reason": reason})
     _audit_case(actor, case, ctx, "divert")
@@ -589,6 +614,7 @@ def case_close(
     if case.status not in (Status.OPENED, Status.EN_ROUTE, Status.ACCEPTED):
         raise InvalidTransition(case, "closed")
     _touch(case, status=Status.CLOSED, closed_at=timezone.now())
+    video.video_room_end(case)
     Encounter.objects.filter(case=case).update(status=Encounter.Status.CANCELLED)
     _event(case, CaseEvent.Kind.CLOSED, actor, {"reason": reason})
     _audit_case(actor, case, ctx, "close")

@@ -43,10 +43,12 @@ MEDIA_TYPES = (
 )
 
 
-def _resolve_pass(scope: dict[str, Any], room_id: str) -> RoomPass | None:
+def _resolve_pass(
+    scope: dict[str, Any], room_id: str, ctx: AccessContext
+) -> RoomPass | None:
     user = scope.get("user")
     if user is not None and user.is_authenticated:
-        return selectors.room_pass_for_user(user, room_id)
+        return selectors.room_pass_for_user(user, room_id, ctx=ctx)
     session = scope.get("session")
     appointment = session.get(SESSION_KEY) if session is not None else None
     if appointment:
@@ -91,7 +93,7 @@ class RoomConsumer(ValidatedJsonConsumer):
         self.room_pass: RoomPass | None = None
         try:
             self.room_pass = await database_sync_to_async(_resolve_pass)(
-                self.scope, self.room_id
+                self.scope, self.room_id, self._ctx()
             )
         except ConsultError:
             await self.refuse(CLOSE_FORBIDDEN)
@@ -236,15 +238,27 @@ class RoomConsumer(ValidatedJsonConsumer):
             },
         )
 
-    async def on_media_offer(self, message: Message) -> None:
+    async def on_media_offer(self, message: schemas.MediaOffer) -> None:
+        """Relay a publish offer, if it sends only what this pass may publish."""
+        refused = schemas.sdp_sending_kinds(message.sdp) - set(self.room_pass.publish)
+        if refused:
+            # Watchers of an ambulance's video may talk back, never send video.
+            raise ConsultError(
+                f"You may not send {' or '.join(sorted(refused))} in this room.",
+                code="publish_not_allowed",
+                extra={"kinds": sorted(refused)},
+            )
+        await self._relay(message)
+
+    async def _relay(self, message: Message) -> None:
         await self._media(message.model_dump())
 
-    on_media_answer = on_media_offer
-    on_media_ice = on_media_offer
-    on_media_subscribe = on_media_offer
-    on_media_unsubscribe = on_media_offer
-    on_media_keyframe = on_media_offer
-    on_media_stats = on_media_offer
+    on_media_answer = _relay
+    on_media_ice = _relay
+    on_media_subscribe = _relay
+    on_media_unsubscribe = _relay
+    on_media_keyframe = _relay
+    on_media_stats = _relay
 
     # -- group events -------------------------------------------------------------
 

@@ -19,6 +19,8 @@ class Room(models.Model):
         CONSULTATION = "consultation", "Consultation"
         MDT = "mdt", "Multidisciplinary meeting"
         AD_HOC = "ad_hoc", "Ad-hoc room"
+        # An ambulance case's live video (consult.emergency decides who enters).
+        EMERGENCY = "emergency", "Emergency case video"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

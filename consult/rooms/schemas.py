@@ -81,6 +81,27 @@ class MediaOffer(Message):
     sdp: str = Field(min_length=10, max_length=SDP_MAX)
 
 
+def sdp_sending_kinds(sdp: str) -> set[str]:
+    """The media kinds ("audio", "video") an SDP offers to send.
+
+    A section sends unless its direction is ``recvonly`` or ``inactive`` (the
+    default is ``sendrecv``) or it is rejected (port 0 without ``bundle-only``).
+    Data channels (``m=application``) carry no media and are not counted.
+    """
+    kinds: set[str] = set()
+    for section in sdp.replace("\r\n", "\n").split("\nm=")[1:]:
+        lines = section.split("\n")
+        head = lines[0].split()
+        if len(head) < 2:
+            continue
+        attributes = {line.strip() for line in lines[1:]}
+        rejected = head[1] == "0" and "a=bundle-only" not in attributes
+        silent = {"a=recvonly", "a=inactive"} & attributes
+        if head[0] in ("audio", "video") and not rejected and not silent:
+            kinds.add(head[0])
+    return kinds
+
+
 class MediaAnswer(Message):
     type: Literal["media.answer"]
     pc: Literal["sub"]

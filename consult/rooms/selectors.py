@@ -2,12 +2,15 @@
 
 Clinicians of the room's appointment and the creator of an ad-hoc room are
 hosts; invited colleagues are participants; the patient enters only with the
-session their one-time link bound, once a clinician admitted them.
+session their one-time link bound, once a clinician admitted them. Rooms of
+a kind another app owns (an ambulance case's video) follow that app's rules,
+registered with ``register_kind_rules``.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +18,7 @@ from django.db.models import Q
 
 from consult.exceptions import NotFound
 from consult.records import crypto
+from consult.records.context import AccessContext
 from consult.rooms.models import ChatMessage, Room, RoomMember
 
 PATIENT_KEY = "patient"
@@ -22,7 +26,11 @@ PATIENT_KEY = "patient"
 
 @dataclass(frozen=True, slots=True)
 class RoomPass:
-    """Someone allowed into a room, and as whom (JSON-safe, crosses to consumers)."""
+    """Someone allowed into a room, and as whom (JSON-safe, crosses to consumers).
+
+    ``publish`` lists the media kinds this participant may send ("audio",
+    "video"); ``emergency_case_id`` is set in an ambulance case's room.
+    """
 
     room_id: str
     participant: str
@@ -31,6 +39,8 @@ class RoomPass:
     is_host: bool
     is_patient: bool
     patient_id: str | None
+    publish: tuple[str, ...] = ("audio", "video")
+    emergency_case_id: str | None = None
 
     @property
     def room(self) -> Room:
@@ -53,10 +63,40 @@ def _patient_id(room: Room) -> str | None:
     return str(room.appointment.patient_id) if room.appointment_id else None
 
 
-def room_pass_for_user(user: Any, room_id: object) -> RoomPass:
+@dataclass(frozen=True, slots=True)
+class KindRules:
+    """How the app that owns a kind of room admits people to it.
+
+    ``pass_for_user(user, room, ctx)`` returns a pass or raises a
+    ``ConsultError`` (audited by the owner as it sees fit); ``still_valid``
+    re-checks a pass while its socket is open (cheap: no audit).
+    """
+
+    pass_for_user: Callable[[Any, Room, AccessContext], RoomPass]
+    still_valid: Callable[[RoomPass], bool]
+
+
+# Registered from the owning app's ``AppConfig.ready`` so that rooms never
+# imports the apps built on it.
+_KIND_RULES: dict[str, KindRules] = {}
+
+
+def register_kind_rules(kind: str, rules: KindRules) -> None:
+    """Let another app decide who enters its rooms of ``kind``."""
+    _KIND_RULES[kind] = rules
+
+
+def room_pass_for_user(
+    user: Any, room_id: object, *, ctx: AccessContext | None = None
+) -> RoomPass:
     """A staff member's pass, or ``NotFound`` for anyone not in the room."""
     room = _room(room_id)
-    if not user.is_authenticated or room.organisation_id != user.organisation_id:
+    if not user.is_authenticated:
+        raise NotFound()
+    rules = _KIND_RULES.get(room.kind)
+    if rules is not None:
+        return rules.pass_for_user(user, room, ctx or AccessContext(channel="rooms"))
+    if room.organisation_id != user.organisation_id:
         raise NotFound()
     in_appointment = (
         room.appointment_id is not None
@@ -108,9 +148,12 @@ def room_pass_for_patient(appointment_id: object, room_id: object) -> RoomPass:
 
 def room_pass_still_valid(room_pass: RoomPass) -> bool:
     """Re-check a pass: the room is not ended and the member was not removed."""
-    room = Room.objects.filter(pk=room_pass.room_id).values("status").first()
+    room = Room.objects.filter(pk=room_pass.room_id).values("status", "kind").first()
     if room is None or room["status"] == Room.Status.ENDED:
         return False
+    rules = _KIND_RULES.get(room["kind"])
+    if rules is not None:
+        return rules.still_valid(room_pass)
     if room_pass.user_id is None:
         return True
     return not RoomMember.objects.filter(
@@ -158,6 +201,8 @@ def rooms_for(user: Any) -> list[Room]:
     return list(
         Room.objects.filter(reach, organisation_id=user.organisation_id)
         .exclude(status=Room.Status.ENDED)
+        # An ambulance's video belongs to the crew page and the command board.
+        .exclude(kind=Room.Kind.EMERGENCY)
         .select_related("appointment__consultation_type")
         .distinct()[:50]
     )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
 from consult.accounts.models import Role, User
 from consult.exceptions import ConsultError
+from consult.records.context import AccessContext
 from consult.rooms import selectors
 from consult.rooms.services import ROOM_CREATOR_ROLES
 from consult.scheduling.waiting import SESSION_KEY
@@ -42,7 +44,11 @@ def room(request: HttpRequest, room_id: str) -> HttpResponse:
     """Enter a room, or a 404 for anyone who is not in it."""
     try:
         if request.user.is_authenticated:
-            room_pass = selectors.room_pass_for_user(request.user, room_id)
+            room_pass = selectors.room_pass_for_user(
+                request.user,
+                room_id,
+                ctx=AccessContext.from_request(request, channel="page"),
+            )
         else:
             room_pass = selectors.room_pass_for_patient(
                 request.session.get(SESSION_KEY), room_id
@@ -54,6 +60,12 @@ def room(request: HttpRequest, room_id: str) -> HttpResponse:
             else "scheduling/link_error.html"
         )
         return render(request, template, {"error": error}, status=error.status_code)
+    if room_pass.emergency_case_id:
+        # An ambulance's video is watched on the board and sent from the crew page.
+        case = room_pass.emergency_case_id
+        if "video" in room_pass.publish:
+            return redirect("emergency:crew-case", case_id=case)
+        return redirect(f"{reverse('emergency:board')}?case={case}")
     base = "base.html" if request.user.is_authenticated else "patient_base.html"
     return render(
         request,

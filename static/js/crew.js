@@ -5,7 +5,10 @@
 import {
   ApiError, BAND_TEXT, CATEGORIES, CATEGORY_LABEL, EcgStrip, api, el, fmtEta, news2, plausible, setText,
 } from "./ems.js";
-import { Uplink, allowSocket, blockSocket, deviceId, metaGet, metaSet, openDb, pendingByCase, wipeAll } from "./outbox.js";
+import {
+  Uplink, allowSocket, blockSocket, deviceId, metaGet, metaSet, openDb, pendingBatches, pendingByCase, unlockOutbox, wipeAll,
+} from "./outbox.js";
+import { LiveVideo, videoConstraints } from "./room/live.js";
 
 const CFG = JSON.parse(document.getElementById("crew-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -34,7 +37,9 @@ const state = {
   lastFix: null,
   fixSentAt: 0,
   watchId: null,
+  video: null, // LiveVideo while the camera goes to the hospital
 };
+const ACTIVE = ["opened", "en_route", "accepted", "arrived"];
 
 function showError(err) {
   const box = $("crew-error");
@@ -119,6 +124,84 @@ function renderSummary(summary) {
   $("btn-depart").disabled = !["opened", "accepted"].includes(summary.status) || summary.status === "en_route";
   $("btn-arrive").disabled = !["opened", "en_route", "accepted"].includes(summary.status);
   document.body.dataset.caseStatus = summary.status;
+  renderVideo();
+}
+
+// ---- Live video to the hospital (the case's room, through the media worker) ---------
+// 720p from the rear camera, capped for a cellular uplink shared with the vitals:
+// a moving ambulance's LTE uplink often holds 2–5 Mbit/s, so 1.5 Mbit/s leaves room.
+const VIDEO_STATUS = {
+  connecting: ["Connecting video…", "pill-wait"],
+  live: ["Video live", "pill-ok"],
+  reconnecting: ["Video reconnecting…", "pill-bad"],
+  ended: ["Video ended", "pill-bad"],
+  refused: ["Video not allowed", "pill-bad"],
+};
+
+function cellularBitrate(height) {
+  return height <= 360 ? 500_000 : height <= 720 ? 1_500_000 : 2_500_000;
+}
+
+function renderVideo() {
+  const summary = state.summary;
+  const toggle = $("video-toggle");
+  const possible = Boolean(summary && summary.video_room && ACTIVE.includes(summary.status));
+  const on = Boolean(state.video);
+  toggle.disabled = !possible && !on;
+  toggle.setAttribute("aria-pressed", String(on));
+  const ended = summary && summary.video_room && !ACTIVE.includes(summary.status);
+  toggle.textContent = on ? "Video on — tap to stop" : possible ? "Video to hospital" : ended ? "Video ended" : "Video not available";
+  $("video-live").hidden = !on;
+  if (on) {
+    const [text, cls] = VIDEO_STATUS[state.video.status] || VIDEO_STATUS.connecting;
+    const status = $("video-status");
+    status.textContent = text;
+    status.className = "ems-pill " + cls;
+    status.dataset.status = state.video.status;
+    const mic = $("video-mic");
+    mic.setAttribute("aria-pressed", String(state.video.media.audioOn));
+    mic.textContent = state.video.media.audioOn ? "Mic on" : "Mic off";
+    mic.disabled = !state.video.media.mic;
+  }
+}
+
+function startVideo(persist = true) {
+  const summary = state.summary;
+  if (state.video || !summary || !summary.video_room || !ACTIVE.includes(summary.status)) return;
+  const video = new LiveVideo({
+    roomId: summary.video_room,
+    grid: $("video-grid"),
+    audioBox: $("video-audio"),
+    capture: {
+      audio: { echoCancellation: true, noiseSuppression: true },
+      video: videoConstraints({ facingMode: { ideal: "environment" } }, 720),
+    },
+    maxBitrate: cellularBitrate,
+  });
+  state.video = video;
+  video.addEventListener("status", (e) => {
+    // The room ended (handover, closed) or refuses this phone: release the camera.
+    if (e.detail === "ended" || e.detail === "refused") {
+      if (e.detail === "refused") showError(new Error("The hospital refused the video. Sign in again."));
+      stopVideo();
+      return;
+    }
+    renderVideo();
+  });
+  video.media.addEventListener("local", () => renderVideo());
+  video.addEventListener("notice", (e) => showError(new Error(e.detail)));
+  video.addEventListener("needsound", () => { $("video-sound").hidden = false; });
+  video.start();
+  if (persist) localStorage.setItem(`ems.video.${state.caseId}`, "1");
+  renderVideo();
+}
+
+function stopVideo() {
+  if (!state.video) return;
+  state.video.close();
+  state.video = null;
+  localStorage.removeItem(`ems.video.${state.caseId}`);
+  renderVideo();
 }
 
 // ---- NEWS2 on the phone -------------------------------------------------------------
@@ -369,7 +452,8 @@ async function startCase(caseId) {
   $("crew-new").hidden = true;
   $("crew-case").hidden = false;
   setText("case-id", caseId);
-  if (location.pathname !== `/emergency/crew/${caseId}/`) history.replaceState(null, "", `/emergency/crew/${caseId}/`);
+  // The query string stays: ``?video=<lines>&fps=<rate>`` caps the camera (weak links, tests).
+  if (location.pathname !== `/emergency/crew/${caseId}/`) history.replaceState(null, "", `/emergency/crew/${caseId}/${location.search}`);
   const saved = (await metaGet(`case.${caseId}`)) || {};
   if (saved.acvpu) { state.acvpu = saved.acvpu; pressOne($("acvpu-buttons"), saved.acvpu); }
   if (typeof saved.o2 === "boolean") { state.o2 = saved.o2; pressOne($("o2-buttons"), saved.o2 ? "o2" : "air"); }
@@ -395,10 +479,17 @@ async function startCase(caseId) {
     showError(err);
   }
   if (localStorage.getItem(`ems.device.${caseId}`) === "1") startDevice(false);
+  if (localStorage.getItem(`ems.video.${caseId}`) === "1") startVideo(false);
   startGps();
 }
 
 function onServer(msg) {
+  if (msg.type === "resync") {
+    // The server's channel layer was down or restarted: the hospital's answer
+    // may have been missed, so reload the case (vitals are unaffected).
+    api(`/api/emergency/cases/${state.caseId}/`).then(renderSummary).catch(() => {});
+    return;
+  }
   if (msg.type === "case" && msg.case && msg.case.id === state.caseId) renderSummary(msg.case);
   else if (msg.type === "eta" || msg.type === "location") {
     setText("eta", fmtEta(msg.eta_s));
@@ -476,14 +567,10 @@ async function drainOthers() {
   for (const caseId of Object.keys(pending)) {
     if (caseId === state.caseId) continue;
     const db = await openDb();
-    const rows = await new Promise((resolve, reject) => {
-      const req = db.transaction("batches").objectStore("batches").index("case").getAll(caseId, 32);
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
-    });
+    const rows = await pendingBatches(caseId, 32);
     if (!rows.length) continue;
     try {
-      const res = await api(`/api/emergency/cases/${caseId}/vitals/`, { method: "POST", body: { batches: rows.map(({ case: _c, ...w }) => w) } });
+      const res = await api(`/api/emergency/cases/${caseId}/vitals/`, { method: "POST", body: { batches: rows } });
       const tx = db.transaction(["batches", "streams"], "readwrite");
       for (const ack of res.acks) {
         tx.objectStore("batches").delete(IDBKeyRange.bound([ack.stream, 0], [ack.stream, ack.acked_through]));
@@ -504,6 +591,7 @@ function wireLogout() {
     const backlog = state.uplink ? state.uplink.backlog() : 0;
     if (backlog > 0 && !window.confirm(`${backlog} vitals batches are not delivered yet. Sign out and delete them from this phone?`)) return;
     if (state.sim) state.sim.stop();
+    if (state.video) state.video.close();
     if (state.uplink) state.uplink.stop();
     for (const key of Object.keys(localStorage)) if (key.startsWith("ems.")) localStorage.removeItem(key);
     await wipeAll();
@@ -526,9 +614,12 @@ async function init() {
     startDevice: () => startDevice(),
     stopDevice: () => stopDevice(),
     flushWrites: () => (state.uplink ? state.uplink.writeChain : Promise.resolve()),
+    get video() { return state.video; },
   };
   if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
   state.device = await deviceId();
+  // The outbox key comes from the server for this user and device; writes wait for it.
+  unlockOutbox(state.device).catch(showError);
   setText("device-id", state.device);
   wireLogout();
   const cats = $("cat-buttons");
@@ -552,6 +643,12 @@ async function init() {
   $("f-destination").addEventListener("change", (e) => localStorage.setItem("ems.lastDestination", e.target.value));
   $("vitals-form").addEventListener("submit", sendManualVitals);
   $("device-toggle").addEventListener("click", () => (state.sim ? stopDevice() : startDevice()));
+  $("video-toggle").addEventListener("click", () => (state.video ? stopVideo() : startVideo()));
+  $("video-mic").addEventListener("click", () => { if (state.video) state.video.media.setMic(!state.video.media.audioOn); });
+  $("video-sound").addEventListener("click", () => {
+    for (const a of document.querySelectorAll("#video-audio audio")) a.play().catch(() => {});
+    $("video-sound").hidden = true;
+  });
   $("photo-input").addEventListener("change", (e) => {
     const file = e.target.files && e.target.files[0];
     if (file) uploadPhoto(file);

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -74,6 +75,56 @@ PHOTO_JS = """async () => {
   input.files = dt.files;
   input.dispatchEvent(new Event("change"));
 }"""
+
+
+# Every record of the phone's outbox database as stored; bytes as latin-1 text.
+RAW_OUTBOX_JS = """async () => {
+  const db = await new Promise((ok, ko) => {
+    const r = indexedDB.open("telemed-ems-outbox");
+    r.onsuccess = () => ok(r.result);
+    r.onerror = () => ko(r.error);
+  });
+  const plain = (v) => {
+    if (v instanceof CryptoKey) return "CRYPTOKEY";
+    if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
+      const b = v instanceof ArrayBuffer
+        ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+      return { bytes: Array.from(b, (x) => String.fromCharCode(x)).join("") };
+    }
+    if (Array.isArray(v)) return v.map(plain);
+    if (v && typeof v === "object") {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+    }
+    return v;
+  };
+  const out = {};
+  for (const name of db.objectStoreNames) {
+    out[name] = await new Promise((ok, ko) => {
+      const r = db.transaction(name).objectStore(name).getAll();
+      r.onsuccess = () => ok(plain(r.result));
+      r.onerror = () => ko(r.error);
+    });
+  }
+  db.close();
+  return out;
+}"""
+# What clear vitals would look like in a stored record (keys, units, NEWS2 inputs).
+CLEAR_VITALS = ('"samples"', '"values"', '"payload"', '"sha256"', '"uV"', '"acvpu"')
+
+
+def _assert_outbox_sealed(phone, case_id: str) -> None:  # type: ignore[no-untyped-def]
+    """The raw IndexedDB holds ciphertext only: no vitals, no key."""
+    raw = phone.evaluate(RAW_OUTBOX_JS)
+    # Unescaped, so JSON text hidden in a byte field would show as well.
+    dump = json.dumps(raw).replace('\\"', '"')
+    batches = raw["batches"]
+    assert batches, "the outbox is empty"
+    assert {tuple(sorted(b)) for b in batches} == {("case", "sealed", "seq", "stream")}
+    assert {tuple(sorted(b["sealed"])) for b in batches} == {("ct", "iv", "kid", "v")}
+    assert [word for word in CLEAR_VITALS if word in dump] == []
+    assert "CRYPTOKEY" not in dump
+    (meta,) = [m for m in raw["meta"] if m["key"] == f"case.{case_id}"]
+    assert sorted(meta) == ["key", "sealed"]
 
 
 def _world() -> dict:
@@ -318,6 +369,8 @@ def test_outbox_written_offline_survives_reload_and_is_delivered_once(
     phone.wait_for_function("window.__crew.backlog() >= 10", timeout=30_000)
     before_reload = phone.evaluate("window.__crew.backlog()")
     assert phone.get_attribute("#crew-backlog", "data-count") != "0"
+    # What a lost phone would give away: sealed records only.
+    _assert_outbox_sealed(phone, str(case.pk))
 
     # Reload in the middle of the outage: the outbox is still there.
     phone.reload()
@@ -327,6 +380,7 @@ def test_outbox_written_offline_survives_reload_and_is_delivered_once(
     phone.wait_for_function(
         f"window.__crew.backlog() >= {before_reload + 6}", timeout=30_000
     )
+    _assert_outbox_sealed(phone, str(case.pk))
     stored = VitalsBatch.objects.filter(case=case).count()
 
     # The signal comes back: stop the monitor so the totals are final, then deliver.
@@ -374,5 +428,113 @@ def test_board_backfills_lost_live_waveforms(browser, live_url) -> None:  # type
     )
     board.wait_for_function("window.__board.stats.live >= 16", timeout=30_000)
     assert board.evaluate("window.__board.stats.skipped") == 0
+    phone_ctx.close()
+    board_ctx.close()
+
+
+VIDEO_TIMEOUT = 120_000
+# The board's tile of the crew's camera: decoding (requestVideoFrameCallback counts).
+BOARD_FRAMES_JS = (
+    "(pid) => { const v = window.__board.video;"
+    " return v ? (v.framesByParticipant()[pid] || 0) : 0; }"
+)
+BOARD_DECODED_JS = (
+    "() => { const v = document.querySelector('#p-video-grid .tile.remote video');"
+    " return v ? {w: v.videoWidth, n: v.getVideoPlaybackQuality().totalVideoFrames}"
+    " : {w: 0, n: 0}; }"
+)
+
+
+@pytest.mark.timeout(600)
+def test_crew_video_reaches_the_board_live_with_latency(browser, live_url) -> None:  # type: ignore[no-untyped-def]
+    w = _world()
+    crew_pid = f"u{w['paramedic'].pk}"
+    phone_ctx = browser.new_context(**PHONE)
+    phone = phone_ctx.new_page()
+    phone.set_default_timeout(90_000)
+    _sign_in(phone, live_url, w["paramedic"].username)
+    # 360 lines at 15 fps keep two encoders and a relay within a small CI machine;
+    # the stamp takes the frame's corner as at 720p.
+    phone.goto(f"{live_url}/emergency/crew/?video=360&fps=15")
+    phone.wait_for_selector(
+        "#f-destination option[value='%d']" % w["hospital"].pk, state="attached"
+    )
+    phone.tap("#cat-buttons button[data-value=stroke]")
+    phone.fill("#f-age", "71")
+    phone.tap("#open-case")
+    phone.wait_for_url(re.compile(r".*/emergency/crew/[0-9a-f-]{36}/\?video=360"))
+    case_id = phone.evaluate("window.__crew.caseId")
+    room_id = str(EmergencyCase.objects.get(pk=case_id).room_id)
+
+    # One big target starts the rear camera; the phone says when it is live.
+    toggle = phone.locator("#video-toggle")
+    assert toggle.bounding_box()["height"] >= 56
+    phone.wait_for_function("!document.getElementById('video-toggle').disabled")
+    toggle.tap()
+    phone.wait_for_selector("#video-toggle[aria-pressed=true]")
+    phone.wait_for_selector("#video-status[data-status=live]", timeout=VIDEO_TIMEOUT)
+    assert phone.evaluate("window.__crew.video.roomId") == room_id
+    assert phone.evaluate("window.__crew.video.media.sources[0].stamped")
+    # The monitor streams too: video and vitals share the phone's uplink.
+    phone.tap("#device-toggle")
+
+    # The operator opens the case: the crew's camera plays in the panel.
+    board_ctx = browser.new_context(**DESKTOP)
+    board = board_ctx.new_page()
+    board.set_default_timeout(90_000)
+    _sign_in(board, live_url, w["operator"].username)
+    board.goto(f"{live_url}/emergency/board/")
+    board.locator(f".board-case[data-case='{case_id}'] button").click()
+    board.wait_for_function(
+        f"({BOARD_FRAMES_JS})('{crew_pid}') > 5", timeout=VIDEO_TIMEOUT
+    )
+    first = board.evaluate(BOARD_DECODED_JS)
+    frames = board.evaluate(BOARD_FRAMES_JS, crew_pid)
+    board.wait_for_timeout(3000)
+    later = board.evaluate(BOARD_DECODED_JS)
+    assert first["w"] > 0 and later["n"] > first["n"], (first, later)
+    assert board.evaluate(BOARD_FRAMES_JS, crew_pid) > frames
+    # The glass-to-glass figure read from the phone's stamps, as on room tiles.
+    board.wait_for_function(
+        "/^\\d+ ms$/.test((document.querySelector('#p-video-grid .tile-latency')"
+        " || {}).textContent || '')",
+        timeout=VIDEO_TIMEOUT,
+    )
+    assert board.locator("#p-video-status").inner_text() == "Live"
+
+    # The operator talks back: the phone receives the hospital's audio.
+    board.click("#p-talk")
+    board.wait_for_function("window.__board.video.talking")
+    phone.wait_for_function(
+        "window.__crew.video.media.audios.size > 0", timeout=VIDEO_TIMEOUT
+    )
+    board.click("#p-talk")
+    board.wait_for_function("window.__board.stats.samples > 1000", timeout=30_000)
+    _screenshot(board, "ems-board-video")
+
+    # The phone's room socket drops: it reconnects and the picture resumes.
+    phone.evaluate(
+        "() => { const s = window.__crew.video.socket; s.attempt = 2; s.ws.close(); }"
+    )
+    phone.wait_for_function(
+        "window.__crew.video.socket.opened >= 2", timeout=VIDEO_TIMEOUT
+    )
+    phone.wait_for_selector("#video-status[data-status=live]", timeout=VIDEO_TIMEOUT)
+    board.evaluate("window.__board.video.media.tiles.forEach((t) => { t.frames = 0; })")
+    board.wait_for_function(
+        f"({BOARD_FRAMES_JS})('{crew_pid}') > 10", timeout=VIDEO_TIMEOUT
+    )
+
+    # Closing the case detail leaves the room: the crew sees the operator go.
+    operator_pid = f"u{w['operator'].pk}"
+    phone.wait_for_function(
+        f"(window.__crew.video.people.get('{operator_pid}') || {{}}).present === true"
+    )
+    board.click("#p-close")
+    board.wait_for_function("window.__board.video === null")
+    assert board.locator("#p-video-grid .tile").count() == 0
+    phone.wait_for_function(
+        f"window.__crew.video.people.get('{operator_pid}').present === false"
+    )
     phone_ctx.close()
     board_ctx.close()

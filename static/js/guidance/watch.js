@@ -4,7 +4,7 @@
 // questions to the moderator.
 import { ClockOffset } from "../room/clock.js";
 import { RoomSocket } from "../room/socket.js";
-import { readRegion, readStampTolerant } from "../room/stamp.js";
+import { readRegion, readStampTolerant, stampGeometry } from "../room/stamp.js";
 import { el, latencyClass, median, uuid4 } from "../room/util.js";
 
 const root = document.getElementById("watch");
@@ -116,6 +116,7 @@ function readLatency(meta) {
   if (canvas.width !== region.width || canvas.height !== region.height) { canvas.width = region.width; canvas.height = region.height; }
   ctx.drawImage(video, 0, 0, region.width, region.height, 0, 0, region.width, region.height);
   const ms = readStampTolerant(ctx.getImageData(0, 0, region.width, region.height).data, region.width, region.height, w, h);
+  if (ms !== null) coverStamp(w, h);
   const mine = clock.estimate();
   const theirs = state.live ? state.live.clock_offset_ms : null;
   if (ms === null || !mine || theirs === null || theirs === undefined) return;
@@ -124,6 +125,19 @@ function readLatency(meta) {
   if (g2g < -100 || g2g > 120000) return;
   samples.push({ t: performance.now(), ms: Math.max(0, g2g) });
   while (samples.length && performance.now() - samples[0].t > 5000) samples.shift();
+}
+
+/** A quiet patch over the stamp's cells where the picture shows them (object-fit: contain). */
+function coverStamp(w, h) {
+  const geo = stampGeometry(w, h);
+  const vw = video.clientWidth; const vh = video.clientHeight;
+  if (!geo || !vw || !vh) return;
+  const scale = Math.min(vw / w, vh / h);
+  Object.assign($("stamp-mask").style, {
+    left: `${(vw - w * scale) / 2}px`, top: `${(vh - h * scale) / 2}px`,
+    width: `${Math.ceil(geo.width * scale)}px`, height: `${Math.ceil(geo.height * scale)}px`,
+  });
+  $("stamp-mask").hidden = false;
 }
 
 setInterval(() => {

@@ -7,9 +7,9 @@ const LATENCY_WINDOW_MS = 5000;
 const READ_EVERY_MS = 100;
 const PUB_ANSWER_TIMEOUT_MS = 10000;
 
-function maxHeightWanted() {
+function maxHeightWanted(fallback) {
   const q = Number(new URLSearchParams(location.search).get("video"));
-  return Number.isFinite(q) && q >= 120 && q <= 2160 ? q : 2160;
+  return Number.isFinite(q) && q >= 120 && q <= 2160 ? q : fallback;
 }
 
 // ``?video=<max height>&fps=<max rate>`` caps what is asked of the camera (slow links, tests).
@@ -18,8 +18,9 @@ function maxFps() {
   return Number.isFinite(q) && q >= 1 && q <= 60 ? q : null;
 }
 
-function videoConstraints(extra = {}) {
-  const h = maxHeightWanted();
+/** Camera constraints up to ``height`` lines (default 4K), capped by ``?video`` and ``?fps``. */
+export function videoConstraints(extra = {}, height = 2160) {
+  const h = maxHeightWanted(height);
   const fps = maxFps();
   const frameRate = fps ? { ideal: fps, max: fps } : { ideal: 30 };
   if (h >= 2160) return { width: { ideal: 3840 }, height: { ideal: 2160 }, frameRate, ...extra };
@@ -90,8 +91,10 @@ function stampedTrack(track) {
 let sourceIds = 0;
 
 export class Media extends EventTarget {
-  constructor({ grid, audioBox, send, me, people, clock }) {
+  // ``maxBitrate(height)`` caps the sent video (bit/s); the default suits wired rooms.
+  constructor({ grid, audioBox, send, me, people, clock, maxBitrate = maxBitrateFor }) {
     super();
+    this.maxBitrate = maxBitrate;
     this.grid = grid;
     this.audioBox = audioBox;
     this.send = send;            // (msg) => bool
@@ -114,7 +117,20 @@ export class Media extends EventTarget {
     this.level = 0;
     this.stampingSupported = "MediaStreamTrackProcessor" in window && "MediaStreamTrackGenerator" in window;
     this.newSamples = [];        // g2g samples since the last quality report
-    setInterval(() => this.unstick(), 4000);
+    this.audioCtx = null;
+    this.timers = [setInterval(() => this.unstick(), 4000)];
+  }
+
+  /** Stop everything: peers, camera, microphone, tiles, timers (the page keeps going). */
+  destroy() {
+    this.closePeers();
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    for (const s of [...this.sources]) this.removeSource(s);
+    if (this.mic) { this.mic.stop(); this.mic = null; this.micStream = null; }
+    for (const id of [...this.tiles.keys()]) this.dropTile(id);
+    for (const id of [...this.audios.keys()]) this.dropAudio(id);
+    if (this.audioCtx) this.audioCtx.close().catch(() => {});
   }
 
   /** A subscribed tile without frames: ask for a keyframe, then subscribe afresh. */
@@ -138,14 +154,16 @@ export class Media extends EventTarget {
 
   // -- local sources ----------------------------------------------------------
 
-  async start() {
+  /** Open the microphone and the camera; ``audio``/``video`` are getUserMedia
+   *  constraints (``false`` leaves one out). Falls back to either one alone. */
+  async start({ audio: mic = { echoCancellation: true, noiseSuppression: true }, video: cam = videoConstraints() } = {}) {
     let stream = null;
     const errors = [];
-    for (const constraints of [
-      { audio: { echoCancellation: true, noiseSuppression: true }, video: videoConstraints() },
-      { audio: false, video: videoConstraints() },
-      { audio: true, video: false },
-    ]) {
+    const tries = [];
+    for (const c of [{ audio: mic, video: cam }, { audio: false, video: cam }, { audio: mic, video: false }]) {
+      if ((c.audio || c.video) && !tries.some((t) => t.audio === c.audio && t.video === c.video)) tries.push(c);
+    }
+    for (const constraints of tries) {
       try { stream = await navigator.mediaDevices.getUserMedia(constraints); break; } catch (err) { errors.push(err.name); }
     }
     if (!stream) {
@@ -211,6 +229,21 @@ export class Media extends EventTarget {
 
   setMic(on) { if (this.mic) this.mic.enabled = on; this.dispatchEvent(new Event("local")); }
 
+  /** Open the microphone now (a watcher who starts talking) and send it. */
+  async enableMic() {
+    if (!this.mic) {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true }, video: false });
+      this.mic = stream.getAudioTracks()[0];
+      this.micStream = new MediaStream([this.mic]);
+      this.meter(this.mic);
+      if (this.pub) {
+        this.pub.addTransceiver(this.mic, { direction: "sendonly", streams: [this.micStream] });
+        this.offerPub();
+      }
+    }
+    this.setMic(true);
+  }
+
   setCamera(on) {
     for (const s of this.sources.filter((x) => x.kind === "camera")) { s.raw.enabled = on; s.send.enabled = on; }
     for (const [id, tile] of this.selfTiles) {
@@ -228,19 +261,20 @@ export class Media extends EventTarget {
   meter(track) {
     try {
       const ctx = new AudioContext();
+      this.audioCtx = ctx;
       const analyser = ctx.createAnalyser();
       analyser.fftSize = 512;
       ctx.createMediaStreamSource(new MediaStream([track])).connect(analyser);
       const data = new Float32Array(analyser.fftSize);
       const resume = () => { if (ctx.state === "suspended") ctx.resume(); };
       document.addEventListener("click", resume, { once: true });
-      setInterval(() => {
+      this.timers.push(setInterval(() => {
         analyser.getFloatTimeDomainData(data);
         let sum = 0;
         for (const v of data) sum += v * v;
         const rms = Math.sqrt(sum / data.length);
         this.level = track.enabled ? Math.min(1, rms * 4) : 0;
-      }, 100);
+      }, 100));
     } catch (_) { /* no WebAudio */ }
   }
 
@@ -284,6 +318,9 @@ export class Media extends EventTarget {
    *  cannot restart ICE, so the room socket is cycled: the server then closes this
    *  participant's peers, and the new socket publishes and subscribes afresh. */
   watch(pc) {
+    if (pc === this.pub || pc === this.sub) {
+      this.dispatchEvent(new CustomEvent("connection", { detail: { pc: pc === this.pub ? "pub" : "sub", state: pc.connectionState } }));
+    }
     if ((pc === this.pub || pc === this.sub) && pc.connectionState === "failed") {
       this.dispatchEvent(new CustomEvent("failed", { detail: pc === this.pub ? "pub" : "sub" }));
     }
@@ -323,7 +360,7 @@ export class Media extends EventTarget {
       const params = sender.getParameters();
       if (!params.encodings || !params.encodings.length) return;
       const h = src.raw.getSettings().height || 720;
-      params.encodings[0].maxBitrate = maxBitrateFor(h);
+      params.encodings[0].maxBitrate = this.maxBitrate(h);
       // Stamps are read at the sent size: keep the resolution, drop frames instead.
       params.degradationPreference = "maintain-resolution";
       await sender.setParameters(params);
@@ -343,8 +380,8 @@ export class Media extends EventTarget {
     }
     for (const id of [...this.tiles.keys()]) if (!live.has(id)) this.dropTile(id);
     for (const id of [...this.audios.keys()]) if (!live.has(id)) this.dropAudio(id);
-    // Gone tracks are unsubscribed: the worker keeps a subscription by id, and a
-    // publisher who comes back reuses its ids ("<participant>:<mid>").
+    // Gone tracks are unsubscribed, so the worker frees them and their m-lines go
+    // inactive. Ids are never reused: a publisher who comes back has new ones.
     const gone = [...this.subscribed].filter((id) => !live.has(id));
     for (const id of gone) this.subscribed.delete(id);
     for (let i = 0; i < gone.length; i += 32) this.send({ type: "media.unsubscribe", tracks: gone.slice(i, i + 32) });
@@ -460,13 +497,14 @@ export class Media extends EventTarget {
     if (a) { a.srcObject = null; a.remove(); this.audios.delete(id); }
   }
 
-  /** Source labels come from the publisher's ``state.sources`` ("<mid>:<label>"). */
+  /** Source labels come from the publisher's ``state.sources`` ("<mid>:<label>"), matched
+   *  on the ``mid`` of the worker's track entry (track ids are opaque). */
   sourceLabel(info) {
+    if (info.mid === undefined || info.mid === null) return "";
     const person = this.people.get(info.participant);
-    const mid = String(info.track).split(":").pop();
     for (const s of (person && person.sources) || []) {
       const m = /^(\d+):(.*)$/.exec(s);
-      if (m && m[1] === mid) return m[2];
+      if (m && m[1] === String(info.mid)) return m[2];
     }
     return "";
   }
@@ -477,7 +515,8 @@ export class Media extends EventTarget {
       tile.dataset.participant = info.participant;
       const person = this.people.get(info.participant);
       const src = this.sourceLabel(info);
-      const name = person ? person.label : "Participant";
+      // A composite is an operation's broadcast feed: the marks and vitals burned in.
+      const name = info.participant === "composite" ? "Broadcast · vitals" : person ? person.label : "Participant";
       tile.nameNode.textContent = src && src !== "Camera" ? `${name} · ${src}` : name;
       const isCamera = !src || src.startsWith("Camera");
       tile.classList.toggle("muted-mic", Boolean(person && !person.audio));
@@ -499,7 +538,8 @@ export class Media extends EventTarget {
     const video = el("video");
     video.autoplay = true; video.playsInline = true; video.muted = true;
     video.srcObject = new MediaStream([src.raw]);
-    if (src.kind === "camera") video.classList.add("mirror");
+    // A selfie camera is shown as a mirror; a rear camera (the ambulance's) as it is.
+    if (src.kind === "camera" && src.raw.getSettings().facingMode !== "environment") video.classList.add("mirror");
     const caption = el("figcaption", "tile-label");
     caption.append(el("span", "tile-name", src.kind === "camera" && src.label === "Camera" ? "You" : `You · ${src.label}`));
     if (src.kind !== "camera" || src.label !== "Camera") {
@@ -548,6 +588,7 @@ export class Media extends EventTarget {
     const ms = readStampTolerant(px, region.width, region.height, w, h);
     if (ms === null) { tile.unstamped += 1; tile.mask.hidden = true; return; }
     tile.stamped += 1;
+    tile.lastStampMs = ms;  // capture time of a recent frame (telestration ties marks to it)
     this.coverStamp(tile, w, h);
     const receive = Date.now() + ((meta.expectedDisplayTime || performance.now()) - performance.now());
     const person = this.people.get(tile.dataset.participant);

@@ -32,8 +32,11 @@ export class Quality {
     this.rtt = null;
     this.reported = new Map(); // participant → figures they broadcast
     this.timer = setInterval(() => this.tick(), EVERY_MS);
-    setInterval(() => this.paintTiles(), 500);
+    this.paintTimer = setInterval(() => this.paintTiles(), 500);
   }
+
+  /** Stop reporting and painting (the session left; the page keeps going). */
+  destroy() { clearInterval(this.timer); clearInterval(this.paintTimer); }
 
   onRemote(msg) { this.reported.set(msg.participant, msg.figures || {}); }
 
