@@ -137,7 +137,7 @@ def operation_schedule(
         raise NotFound("The moderator is not staff of your organisation.")
     room = Room(
         organisation_id=actor.organisation_id,
-        kind=Room.Kind.MDT,
+        kind=Room.Kind.OPERATION,
         title=f"Operation: {title}"[:120],
         created_by=surgeon,
     )

@@ -21,6 +21,8 @@ class Room(models.Model):
         AD_HOC = "ad_hoc", "Ad-hoc room"
         # An ambulance case's live video (consult.emergency decides who enters).
         EMERGENCY = "emergency", "Emergency case video"
+        # A mentored operation's room (surgery_guidance adds drawing and broadcast).
+        OPERATION = "operation", "Mentored operation"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

@@ -12,6 +12,7 @@ from consult.accounts.models import Role, User
 from consult.exceptions import ConsultError
 from consult.records.context import AccessContext
 from consult.rooms import selectors
+from consult.rooms.models import Room
 from consult.rooms.services import ROOM_CREATOR_ROLES
 from consult.scheduling.waiting import SESSION_KEY
 
@@ -60,6 +61,10 @@ def room(request: HttpRequest, room_id: str) -> HttpResponse:
             else "scheduling/link_error.html"
         )
         return render(request, template, {"error": error}, status=error.status_code)
+    room_row = room_pass.room
+    if room_row.kind == Room.Kind.OPERATION and hasattr(room_row, "operation"):
+        # The operation's page is this room plus drawing, broadcast and questions.
+        return redirect(room_row.operation.get_absolute_url())
     if room_pass.emergency_case_id:
         # An ambulance's video is watched on the board and sent from the crew page.
         case = room_pass.emergency_case_id
@@ -70,7 +75,7 @@ def room(request: HttpRequest, room_id: str) -> HttpResponse:
     return render(
         request,
         "rooms/room.html",
-        {"room_pass": room_pass, "room": room_pass.room, "base": base},
+        {"room_pass": room_pass, "room": room_row, "base": base},
     )
 
 
