@@ -76,6 +76,20 @@ def _open(browser, live_url: str, user, path: str, viewport=(1280, 800)):  # typ
     return context, page
 
 
+def _wait_for_recording(operation: Operation):  # type: ignore[no-untyped-def]
+    import time
+
+    from surgery_guidance.models import Recording
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        row = Recording.objects.filter(operation=operation).first()
+        if row is not None:
+            return row
+        time.sleep(0.5)
+    raise AssertionError("no recording after the operation ended")
+
+
 def _drag(page, box, start, end) -> None:  # type: ignore[no-untyped-def]
     """A mouse drag between two points given as fractions of ``box``."""
     x0 = box["x"] + box["width"] * start[0]
@@ -148,9 +162,7 @@ def test_mentor_draws_surgeon_sees_trainee_watches_burned_in(browser, live_url):
         )
         # The surgeon's page receives the mark and draws it over their own camera.
         surgeon_page.wait_for_function("window.__guidance.view.items.size === 1")
-        mark = surgeon_page.evaluate(
-            "[...window.__guidance.view.items.values()][0]"
-        )
+        mark = surgeon_page.evaluate("[...window.__guidance.view.items.values()][0]")
         assert mark["kind"] == "arrow" and mark["colour"] == MAGENTA
         assert mark["pinned"] is True
 
@@ -179,6 +191,37 @@ def test_mentor_draws_surgeon_sees_trainee_watches_burned_in(browser, live_url):
             "window.__watch.socket.send({type: 'media.offer', pc: 'pub', sdp: 'v=0'})"
         )
         trainee_page.wait_for_selector("#gone", state="visible")
+
+        # Large audiences: the same broadcast over HLS (hls.js), from segments.
+        ctx_h, hls_page = _open(
+            browser, live_url, trainee, f"/guidance/{operation.pk}/watch/"
+        )
+        contexts.append(ctx_h)
+        hls_page.wait_for_function(
+            "window.__watch.state.live && window.__watch.state.live.hls"
+        )
+        hls_page.click("#mode")
+        hls_page.wait_for_function(
+            "(() => { const v = document.getElementById('feed');"
+            " return !v.srcObject && v.readyState >= 2 && v.currentTime > 0.5; })()"
+        )
+
+        # The surgeon ends the operation: the recording is kept and replays with
+        # its timeline (the arrow listed when it was drawn).
+        surgeon_page.on("dialog", lambda dialog: dialog.accept())
+        surgeon_page.click("#op-end")
+        recording = _wait_for_recording(operation)
+        ctx_r, replay_page = _open(
+            browser, live_url, trainee, recording.get_absolute_url()
+        )
+        contexts.append(ctx_r)
+        replay_page.wait_for_function(
+            "(() => { const v = document.getElementById('replay-video');"
+            " return v.readyState >= 1 && v.duration > 1; })()"
+        )
+        replay_page.wait_for_selector("#timeline .timeline-item")
+        assert "Arrow" in replay_page.inner_text("#timeline")
+        replay_page.screenshot(path=str(SHOTS / "guidance-replay.png"))
     finally:
         for context in contexts:
             context.close()

@@ -1,6 +1,7 @@
 // Replay of a recorded operation: the composited video (marks and vitals burned in)
 // with its timeline beside it: each mark when it was drawn (click to jump there)
 // and the heart rate and SpO2 over the recording, with a playhead.
+import { stampGeometry } from "../room/stamp.js";
 import { el } from "../room/util.js";
 
 const root = document.getElementById("replay");
@@ -82,6 +83,22 @@ function drawChart(vitals, duration, playhead) {
   const x = (playhead / duration) * w;
   ctx.moveTo(x, 0); ctx.lineTo(x, h); ctx.stroke();
 }
+
+/** Cover the latency stamp's cells (machine-readable, not for people) in the picture. */
+function coverStamp() {
+  const w = video.videoWidth; const h = video.videoHeight;
+  const geo = w && h ? stampGeometry(w, h) : null;
+  const mask = document.getElementById("stamp-mask");
+  if (!geo || !video.clientWidth) { mask.hidden = true; return; }
+  const scale = Math.min(video.clientWidth / w, video.clientHeight / h);
+  Object.assign(mask.style, {
+    left: `${(video.clientWidth - w * scale) / 2}px`, top: `${(video.clientHeight - h * scale) / 2}px`,
+    width: `${Math.ceil(geo.width * scale)}px`, height: `${Math.ceil(geo.height * scale)}px`,
+  });
+  mask.hidden = false;
+}
+video.addEventListener("loadedmetadata", coverStamp);
+window.addEventListener("resize", coverStamp);
 
 async function main() {
   const response = await fetch(root.dataset.timeline, { credentials: "same-origin" });
