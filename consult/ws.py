@@ -6,22 +6,35 @@ schema; anything malformed, unknown, oversized or too frequent gets
 Handlers are ``on_<type>`` methods (dots become underscores) and receive the
 validated model. A ``ConsultError`` raised by a handler becomes an error
 reply with its code.
+
+For consumers that set ``survives_layer_outage``, a channel-layer outage
+(Redis down or restarted) never ends a socket: the layer receive waits it
+out, groups joined through ``join_groups`` are re-joined when the layer is
+back (``consult.layer_watch``), and ``on_layer_restored`` lets the consumer
+tell its client to resync.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import random
 import time
 from typing import Any, ClassVar
 
 from channels.auth import get_user
 from channels.db import aclose_old_connections
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from consult import layer_watch
 from consult.exceptions import ConsultError
+from consult.layer_watch import LAYER_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +81,112 @@ class ValidatedJsonConsumer(AsyncJsonWebsocketConsumer):
     recheck_seconds: ClassVar[float] = 60.0
     requires_user: ClassVar[bool] = True
 
+    # Consumers that join through ``join_groups`` and tell their client to
+    # resync set this: a layer outage then keeps their sockets up. Others keep
+    # Channels' behaviour (the socket ends, the client reconnects and re-joins),
+    # since nothing would restore the groups they joined themselves.
+    survives_layer_outage: ClassVar[bool] = False
+    # Set when a layer call failed: the watch re-joins this consumer's groups.
+    layer_stale: bool = False
+    # Resyncs after an outage are spread over this many seconds, so a restart
+    # does not send every client's reload and backfill at the same instant.
+    resync_spread_s: ClassVar[float] = 2.0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Channels' ``AsyncConsumer.__call__`` (4.3), outage-proof layer receive.
+
+        Channels dispatches ``channel_layer.receive`` straight into the
+        consumer, so one Redis error raised there would end the socket.
+        """
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.base_send = send
+        self.groups_joined: list[str] = []
+        self._watch: layer_watch.LayerWatch | None = None
+        sources = [receive]
+        if self.channel_layer is not None:
+            self.channel_name = await self.channel_layer.new_channel()
+            self.channel_receive = functools.partial(
+                self.channel_layer.receive, self.channel_name
+            )
+            sources.append(self._layer_receive)
+        try:
+            await await_many_dispatch(sources, self.dispatch)
+        except StopConsumer:
+            pass
+        finally:
+            if self._watch is not None:
+                self._watch.discard(self)
+
+    async def _layer_receive(self) -> dict[str, Any]:
+        """The next channel-layer event; a layer outage is waited out, not fatal."""
+        pause = 0.25
+        while True:
+            try:
+                return await self.channel_receive()
+            except LAYER_ERRORS as exc:
+                if not self.survives_layer_outage:
+                    raise
+                logger.info("channel layer receive failed: %s", type(exc).__name__)
+                self._layer_trouble()
+            await asyncio.sleep(pause)
+            pause = min(2.0, pause * 2)
+
+    def _layer_trouble(self) -> None:
+        self.layer_stale = True
+        if self._watch is not None:
+            self._watch.trouble()
+
+    async def join_groups(self, *groups: str) -> None:
+        """Join groups now, and again whenever the channel layer comes back.
+
+        If the layer is down the socket still opens: it has no live events
+        until the watch restores its groups and ``on_layer_restored`` runs.
+        """
+        self.groups_joined += [g for g in groups if g not in self.groups_joined]
+        if self._watch is None:
+            self._watch = layer_watch.watch_for(self.channel_layer)
+            if self._watch is not None:
+                self._watch.add(self)
+        try:
+            for group in groups:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except LAYER_ERRORS:
+            logger.warning("channel layer down: groups re-joined when it is back")
+            self._layer_trouble()
+
+    async def leave_group(self, group: str) -> None:
+        """Leave one group (a layer outage forgets the membership anyway)."""
+        if group in self.groups_joined:
+            self.groups_joined.remove(group)
+        try:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        except LAYER_ERRORS:
+            self._layer_trouble()
+
+    async def refresh_groups(self) -> None:
+        """Re-add every group, which pushes back its expiry (heartbeats)."""
+        try:
+            for group in self.groups_joined:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except LAYER_ERRORS:
+            self._layer_trouble()
+
+    async def layer_restored(self) -> None:
+        """From the layer watch: re-join every group, then ``on_layer_restored``."""
+        if getattr(self, "_closed", False):
+            return
+        for group in list(self.groups_joined):
+            await self.channel_layer.group_add(group, self.channel_name)
+        # Live events flow again from here; the catch-up is spread out.
+        await asyncio.sleep(random.uniform(0, self.resync_spread_s))  # noqa: S311
+        # Before the accept nothing may be sent, and the client loads afresh anyway.
+        if getattr(self, "_accepted", False) and not getattr(self, "_closed", False):
+            await self.on_layer_restored()
+
+    async def on_layer_restored(self) -> None:
+        """Hook: the layer was down or restarted, so live events may be missing."""
+
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         """Set up limits and the re-authentication task, then call ``connect``."""
         self._bucket = TokenBucket(self.rate_per_second, self.burst)
@@ -78,11 +197,13 @@ class ValidatedJsonConsumer(AsyncJsonWebsocketConsumer):
     async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
         """Accept, and start re-checking the session for user sockets."""
         await super().accept(subprotocol, headers)
+        self._accepted = True
         if self.requires_user:
             self._recheck = asyncio.create_task(self._recheck_user())
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         """Stop background work before the subclass's ``disconnect``."""
+        self._closed = True
         if getattr(self, "_recheck", None) is not None:
             self._recheck.cancel()
         await super().websocket_disconnect(message)

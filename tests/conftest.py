@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -52,6 +54,26 @@ def _require_real_services(request: pytest.FixtureRequest) -> None:
     if CI:
         pytest.fail(f"CI=true and this test {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[object]:
+    """A redis-server of this test's own on a free port (``tests/redis_server.py``).
+
+    For tests that kill and restart Redis; the machine's shared one is never
+    touched. Without a ``redis-server`` binary: skipped, or failed under CI.
+    """
+    from tests import redis_server
+
+    if not redis_server.available():
+        reason = "needs redis-server on the PATH (apt-get install -y redis-server)"
+        if CI:
+            pytest.fail(f"CI=true and this test {reason}")
+        pytest.skip(reason)
+    server = redis_server.PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.kill()
 
 
 @pytest.fixture

@@ -18,7 +18,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consult.accounts.models import Organisation
-from consult.emergency import fhir, handoff, ingest, schemas, selectors, services
+from consult.emergency import (
+    fhir,
+    handoff,
+    ingest,
+    outbox_keys,
+    schemas,
+    selectors,
+    services,
+)
 from consult.emergency.casetext import TEXT_FIELDS, CaseText
 from consult.emergency.models import Category, EmergencyCase, ReceivingHospital, Team
 from consult.exceptions import PermissionDenied
@@ -196,7 +204,7 @@ class CaseAcceptView(APIView):
     def post(self, request: Request, case_id: str) -> Response:
         body = AcceptSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.case_accept(
+        result = services.case_accept(
             actor=request.user,
             case_id=case_id,
             department_id=body.validated_data["department"],
@@ -204,7 +212,12 @@ class CaseAcceptView(APIView):
             activate_teams=body.validated_data["activate_teams"],
             ctx=_ctx(request),
         )
-        return Response(selectors.summary_of(case_id))
+        return Response(
+            {
+                **selectors.summary_of(case_id),
+                "team_activation": result.team_activation,
+            }
+        )
 
 
 class ActivateSerializer(StrictSerializer):
@@ -250,6 +263,22 @@ class TeamListView(APIView):
                 ]
             }
         )
+
+
+class OutboxKeyView(APIView):
+    """The crew phone's outbox keys for one device (``outbox_keys``); never cached."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("device", str, required=True)],
+        responses={200: dict},
+    )
+    def get(self, request: Request) -> Response:
+        keys = outbox_keys.outbox_keys(
+            actor=request.user, device_id=request.query_params.get("device", "")
+        )
+        response = Response({"keys": keys})
+        response["Cache-Control"] = "no-store, private"
+        return response
 
 
 class AcknowledgeView(APIView):

@@ -7,6 +7,10 @@ after the ingest transaction has committed. A device may authenticate with
 
 Board (``/ws/emergency/board/``): live summaries of every inbound case of the
 user's hospital, and waveforms of the cases it ``subscribe``s to.
+
+Both refuse by accepting and closing (4401/4403), so browsers see the code,
+and both outlive a channel-layer outage: when Redis is back they re-join
+their groups and send ``resync`` (see README.md).
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ def _header(scope: dict[str, Any], name: bytes) -> str:
 class _EmergencyConsumer(ValidatedJsonConsumer):
     """Shared: the access context and the event forwarders."""
 
+    # Ingest and acks never need the layer, and both clients catch up on resync.
+    survives_layer_outage = True
+
     def ctx(self) -> AccessContext:
         """Where this socket's accesses come from, for the audit trail."""
         client = self.scope.get("client") or [""]
@@ -56,24 +63,22 @@ class _EmergencyConsumer(ValidatedJsonConsumer):
             user_agent=_header(self.scope, b"user-agent")[:200],
         )
 
-    async def _join(self, *groups: str) -> None:
-        self.groups_joined = [*getattr(self, "groups_joined", []), *groups]
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
-
     async def disconnect(self, code: int) -> None:
         """Leave every group (no zombie memberships)."""
-        for group in getattr(self, "groups_joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        for group in list(self.groups_joined):
+            await self.leave_group(group)
         token_task = getattr(self, "_token_task", None)
         if token_task is not None:
             token_task.cancel()
 
     async def on_ping(self, message: schemas.Ping) -> None:
         """Heartbeat: refresh group memberships (their expiry) and answer."""
-        for group in getattr(self, "groups_joined", []):
-            await self.channel_layer.group_add(group, self.channel_name)
+        await self.refresh_groups()
         await self.send_json(_pong(message))
+
+    async def on_layer_restored(self) -> None:
+        """Live events may have been lost: the client reloads and backfills by seq."""
+        await self.send_json({"type": "resync", "reason": "layer_restored"})
 
     async def emergency_case(self, event: dict[str, Any]) -> None:
         """A case changed: its new summary."""
@@ -115,7 +120,7 @@ class CrewConsumer(_EmergencyConsumer):
             if keyword.lower() == "token" and raw_token:
                 user = await database_sync_to_async(selectors.device_user)(raw_token)
             if user is None:
-                await self.close(code=CLOSE_UNAUTHENTICATED)
+                await self.refuse(CLOSE_UNAUTHENTICATED)
                 return
             # The session re-check does not apply; the token is re-checked instead.
             self.requires_user = False
@@ -126,9 +131,9 @@ class CrewConsumer(_EmergencyConsumer):
                 actor=user, case_id=self.case_id, ctx=self.ctx()
             )
         except (NotFound, PermissionDenied, AccessBlocked):
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self.refuse(CLOSE_FORBIDDEN)
             return
-        await self._join(events.case_group(self.case_id))
+        await self.join_groups(events.case_group(self.case_id))
         await self.accept()
         if raw_token:
             self._token_task = asyncio.create_task(self._recheck_token(raw_token))
@@ -219,16 +224,18 @@ class BoardConsumer(_EmergencyConsumer):
         """Hospital operators and clinicians (4401 / 4403 otherwise)."""
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.refuse(CLOSE_UNAUTHENTICATED)
             return
         try:
             hospital_id = await database_sync_to_async(services.board_open)(actor=user)
         except PermissionDenied:
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self.refuse(CLOSE_FORBIDDEN)
             return
         self.user, self.hospital_id = user, hospital_id
         self.focused: set[str] = set()
-        await self._join(events.board_group(hospital_id), events.user_group(user.pk))
+        await self.join_groups(
+            events.board_group(hospital_id), events.user_group(user.pk)
+        )
         await self.accept()
         await self.send_json(
             {"type": "ready", "hospital": hospital_id, "server_ms": time.time() * 1000}
@@ -246,7 +253,7 @@ class BoardConsumer(_EmergencyConsumer):
             actor=self.user, case_id=case_id, ctx=self.ctx()
         )
         self.focused.add(case_id)
-        await self._join(events.focus_group(case_id))
+        await self.join_groups(events.focus_group(case_id))
         await self.send_json(
             {"type": "subscribed", "case": case_id, "streams": summary["streams"]}
         )
@@ -257,8 +264,7 @@ class BoardConsumer(_EmergencyConsumer):
         group = events.focus_group(case_id)
         self.focused.discard(case_id)
         if group in self.groups_joined:
-            self.groups_joined.remove(group)
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await self.leave_group(group)
         await self.send_json({"type": "unsubscribed", "case": case_id})
 
     async def emergency_waveform(self, event: dict[str, Any]) -> None:

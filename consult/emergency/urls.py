@@ -10,6 +10,7 @@ api_urlpatterns = [
     path("board/", views.board_page, name="board"),
     path("hospitals/", api.HospitalListView.as_view(), name="api-hospitals"),
     path("teams/", api.TeamListView.as_view(), name="api-teams"),
+    path("outbox-key/", api.OutboxKeyView.as_view(), name="api-outbox-key"),
     path("cases/", api.CaseListView.as_view(), name="api-cases"),
     path("cases/<str:case_id>/", api.CaseDetailView.as_view(), name="api-case"),
     path(

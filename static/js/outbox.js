@@ -14,8 +14,13 @@
 // 7. A huge backlog degrades explicitly: the waveform is stored decimated, numerics
 //    are kept in full, and the page shows it.
 // The outbox survives a reload; it is wiped on logout (wipeAll) and after each ack.
+// 8. At rest every batch (and the per-case ACVPU/O2 choice) is sealed with AES-256-GCM
+//    under this paramedic's and device's key (outbox_seal.js).
 
 import { canonicalJson, sha256Hex, uuid4, wsUrl } from "./ems.js";
+import { openBatch, seal, sealBatch, unseal } from "./outbox_seal.js";
+
+export { unlockOutbox } from "./outbox_seal.js";
 
 const DB_NAME = "telemed-ems-outbox";
 const DB_VERSION = 1;
@@ -85,16 +90,33 @@ export async function wipeAll() {
   });
 }
 
+/** Up to ``limit`` stored batches of one case, opened, in wire form. */
+export async function pendingBatches(caseId, limit) {
+  const db = await openDb();
+  const rows = await promised(db.transaction("batches").objectStore("batches").index("case").getAll(caseId, limit));
+  return (await Promise.all(rows.map(openBatch))).map(({ case: _c, ...wire }) => wire);
+}
+
 export async function metaGet(key) {
   const db = await openDb();
   const row = await promised(db.transaction("meta").objectStore("meta").get(key));
-  return row ? row.value : undefined;
+  if (!row) return undefined;
+  if (!row.sealed) return row.value;
+  try {
+    return await unseal(row.sealed, `meta|${key}`);
+  } catch (err) {
+    // A remembered choice (ACVPU, O2) that cannot be opened is asked for again.
+    console.warn("outbox meta value cannot be opened", err);
+    return undefined;
+  }
 }
 
+/** Store a meta value; everything but the device id is sealed (ACVPU and O2 are clinical). */
 export async function metaSet(key, value) {
+  const sealed = key === "device" ? null : await seal(value, `meta|${key}`);
   const db = await openDb();
   const tx = db.transaction("meta", "readwrite");
-  tx.objectStore("meta").put({ key, value });
+  tx.objectStore("meta").put(sealed ? { key, sealed } : { key, value });
   await done(tx);
 }
 
@@ -211,9 +233,11 @@ export class Uplink extends EventTarget {
       case: this.caseId, device: this.device, stream: s.stream, seq: s.next_seq, kind,
       sample_t0: Math.round(sample_t0 * 1000) / 1000, rate_hz, n_samples, payload, sha256,
     };
+    // Sealed before the transaction opens: an IndexedDB transaction ends at an await.
+    const stored = await sealBatch(batch);
     const db = await openDb();
     const tx = db.transaction(["batches", "streams"], "readwrite");
-    tx.objectStore("batches").put(batch);
+    tx.objectStore("batches").put(stored);
     tx.objectStore("streams").put(this._row({ ...s, next_seq: s.next_seq + 1 }));
     await done(tx);
     s.next_seq += 1;
@@ -409,15 +433,15 @@ export class Uplink extends EventTarget {
       const db = await openDb();
       const range = IDBKeyRange.bound([s.stream, s.acked_through + 1], [s.stream, Number.MAX_SAFE_INTEGER]);
       const rows = await promised(db.transaction("batches").objectStore("batches").getAll(range));
+      const kept = (await Promise.all(rows.map(openBatch))).filter((b) => b.seq !== badSeq);
       const fresh = await this._newStream(s.kind);
+      // Re-sealed for their new place (it is part of the additional data).
+      const moved = await Promise.all(kept.map((b, seq) => sealBatch({ ...b, stream: fresh.stream, seq })));
       const tx = db.transaction(["batches", "streams"], "readwrite");
       const store = tx.objectStore("batches");
       store.delete(range);
-      let seq = 0;
-      for (const row of rows) {
-        if (row.seq === badSeq) continue;
-        store.put({ ...row, stream: fresh.stream, seq: seq++ });
-      }
+      for (const row of moved) store.put(row);
+      const seq = moved.length;
       s.next_seq = s.acked_through + 1;
       s.active = false;
       tx.objectStore("streams").put(this._row(s));
@@ -469,7 +493,16 @@ export class Uplink extends EventTarget {
           const db = await openDb();
           const hi = Math.min(last, s.sent_through + Math.min(room, CHUNK));
           const range = IDBKeyRange.bound([s.stream, s.sent_through + 1], [s.stream, hi]);
-          const rows = await promised(db.transaction("batches").objectStore("batches").getAll(range));
+          const stored = await promised(db.transaction("batches").objectStore("batches").getAll(range));
+          let rows;
+          try {
+            rows = await Promise.all(stored.map(openBatch));
+          } catch (err) {
+            // Tampered with, or sealed under a key no longer issued: never sent.
+            this.stats.unreadable = (this.stats.unreadable || 0) + 1;
+            console.error("outbox record cannot be opened", err);
+            continue;
+          }
           if (!this.open || !s.ready) continue;
           if (!rows.length) { s.sent_through = hi; continue; }
           const items = rows.map(({ case: _c, ...wire }) => wire);

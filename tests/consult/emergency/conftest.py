@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,22 +171,25 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server_url(django_db_setup, django_db_blocker) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """uvicorn serving ``config.asgi`` against the test database and Redis."""
-    from django.db import connection
+@contextmanager
+def live_server(database: dict[str, Any], **extra_env: str) -> Iterator[str]:
+    """uvicorn serving ``config.asgi`` against ``database``; yields its base URL.
 
-    db = connection.settings_dict
+    ``extra_env`` overrides the environment (e.g. another ``REDIS_URL``). The
+    server gets its own channel-layer prefix, so runs never see each other.
+    """
     port = _free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": (
-            f"postgres://{db.get('USER') or 'postgres'}@{db.get('HOST') or '127.0.0.1'}"
-            f":{db.get('PORT') or 5432}/{db['NAME']}"
+            f"postgres://{database.get('USER') or 'postgres'}"
+            f"@{database.get('HOST') or '127.0.0.1'}"
+            f":{database.get('PORT') or 5432}/{database['NAME']}"
         ),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CHANNEL_LAYER_PREFIX": f"emtest-{uuid.uuid4().hex[:8]}",
+        **extra_env,
     }
     log_path = ROOT / "var" / f"emergency-server-{port}.log"
     log_path.parent.mkdir(exist_ok=True)
@@ -222,7 +226,18 @@ def live_server_url(django_db_setup, django_db_blocker) -> Iterator[str]:  # typ
         else:
             server.kill()
             pytest.fail(f"uvicorn did not start; see {log_path}")
-        yield f"http://127.0.0.1:{port}"
-        server.terminate()
-        server.wait(10)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.terminate()
+            server.wait(10)
     log_path.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, django_db_blocker) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """uvicorn serving ``config.asgi`` against the test database and Redis."""
+    from django.db import connection
+
+    with live_server(connection.settings_dict) as url:
+        yield url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import uuid
 
@@ -149,6 +150,27 @@ def test_operator_accepts_over_the_api(world, api_client) -> None:  # type: igno
         body["encounter"]["bay"],
         [a["team"]["code"] for a in body["activations"]],
     ) == ("accepted", "Cath 1", ["cath_lab"])
+
+
+def test_accept_of_a_category_without_a_team_succeeds_over_the_api(
+    world, api_client
+) -> None:  # type: ignore[no-untyped-def]
+    """activate_teams for a stroke (no stroke team): 200, accepted, no_team."""
+    case = world.open_case(category="stroke")
+    api_client.force_login(world.operator)
+    response = api_client.post(
+        f"{CASES}{case.pk}/accept/",
+        {"department": world.emergency.pk, "bay": "Resus 2", "activate_teams": True},
+        format="json",
+    )
+    body = response.json()
+    assert (
+        response.status_code,
+        body["status"],
+        body["encounter"]["bay"],
+        body["activations"],
+        body["team_activation"],
+    ) == (200, "accepted", "Resus 2", [], "no_team")
 
 
 def test_member_acknowledges_over_the_api(world, api_client) -> None:  # type: ignore[no-untyped-def]
@@ -307,3 +329,62 @@ def test_openapi_schema_lists_the_emergency_api(world, api_client) -> None:  # t
         b"/api/emergency/cases/{case_id}/vitals/"
         in io.BytesIO(response.content).getvalue()
     )
+
+
+OUTBOX_KEY = "/api/emergency/outbox-key/"
+
+
+def _outbox_keys(api_client, user, device: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    api_client.force_login(user)
+    return api_client.get(OUTBOX_KEY, {"device": device}).json()["keys"]
+
+
+def test_outbox_key_is_the_same_for_a_device_and_never_cached(
+    world, api_client
+) -> None:  # type: ignore[no-untyped-def]
+    """Two fetches (a reload, a new session) give the same 256-bit key; no-store."""
+    first = _outbox_keys(api_client, world.paramedic, "phone-1")
+    api_client.logout()
+    api_client.force_login(world.paramedic)
+    response = api_client.get(OUTBOX_KEY, {"device": "phone-1"})
+    second = response.json()["keys"]
+    assert (
+        first == second,
+        len(base64.b64decode(first[0]["key"])),
+        response["Cache-Control"],
+    ) == (True, 32, "no-store, private")
+
+
+def test_outbox_keys_differ_by_device_and_by_user(world, api_client) -> None:  # type: ignore[no-untyped-def]
+    """Another phone of the same paramedic, or another paramedic: another key."""
+    mine = _outbox_keys(api_client, world.paramedic, "phone-1")[0]["key"]
+    other_phone = _outbox_keys(api_client, world.paramedic, "phone-2")[0]["key"]
+    partner = _outbox_keys(api_client, world.partner, "phone-1")[0]["key"]
+    assert len({mine, other_phone, partner}) == 3
+
+
+def test_outbox_keys_survive_a_secret_rotation(world, api_client, settings) -> None:  # type: ignore[no-untyped-def]
+    """The old secret in SECRET_KEY_FALLBACKS still gives the old key, second."""
+    before = _outbox_keys(api_client, world.paramedic, "phone-1")
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "another-test-only-secret-0123456789abcdefghijklmnop"  # noqa: S105
+    after = _outbox_keys(api_client, world.paramedic, "phone-1")
+    assert (len(after), after[1], after[0]["kid"] != before[0]["kid"]) == (
+        2,
+        before[0],
+        True,
+    )
+
+
+def test_outbox_key_is_for_crews_only(world, api_client) -> None:  # type: ignore[no-untyped-def]
+    """An operator gets 403: hospital pages have no outbox."""
+    api_client.force_login(world.operator)
+    response = api_client.get(OUTBOX_KEY, {"device": "phone-1"})
+    assert response.status_code == 403
+
+
+def test_outbox_key_refuses_a_malformed_device_id(world, api_client) -> None:  # type: ignore[no-untyped-def]
+    """A device id outside [\\w.:-]{1,64} is invalid_device."""
+    api_client.force_login(world.paramedic)
+    response = api_client.get(OUTBOX_KEY, {"device": "phone 1/../x"})
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_device")

@@ -176,6 +176,46 @@ def test_category_without_a_team_says_no_team(world) -> None:  # type: ignore[no
     assert error.value.code == "no_team"
 
 
+def test_accept_with_teams_for_a_category_without_a_team_still_pre_admits(
+    world,
+) -> None:  # type: ignore[no-untyped-def]
+    """Stroke with only a cath lab team: accepted and pre-admitted, no_team reported."""
+    case = world.open_case(category="stroke")
+    result = services.case_accept(
+        actor=world.operator,
+        case_id=case.pk,
+        department_id=world.emergency.pk,
+        bay="Resus 2",
+        activate_teams=True,
+        ctx=CTX,
+    )
+    case.refresh_from_db()
+    assert (
+        result.team_activation,
+        result.activations,
+        case.status,
+        Encounter.objects.get(case=case).bay,
+        TeamActivation.objects.filter(case=case).count(),
+    ) == ("no_team", [], "accepted", "Resus 2", 0)
+
+
+def test_accept_with_teams_reports_the_activation(world) -> None:  # type: ignore[no-untyped-def]
+    """STEMI with the cath lab team: activated, one activation returned."""
+    case = world.open_case(category="stemi")
+    result = services.case_accept(
+        actor=world.operator,
+        case_id=case.pk,
+        department_id=world.cardiology.pk,
+        bay="Cath 1",
+        activate_teams=True,
+        ctx=CTX,
+    )
+    assert (
+        result.team_activation,
+        [a.team.code for a in result.activations],
+    ) == ("activated", ["cath_lab"])
+
+
 def test_member_acknowledges_once(world) -> None:  # type: ignore[no-untyped-def]
     """Acknowledging stamps the time; repeating keeps the first time."""
     case = world.open_case(category="stemi")

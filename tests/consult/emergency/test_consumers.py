@@ -40,6 +40,19 @@ async def _crew(world, case) -> WebsocketCommunicator:  # type: ignore[no-untype
     return socket
 
 
+async def _refused_with(socket: WebsocketCommunicator) -> tuple[bool, int | None]:
+    """Connect; (whether the handshake was accepted, the close code that followed).
+
+    Refusals accept first and then close, so a browser sees 4401/4403 rather
+    than a failed handshake it cannot tell from a network error.
+    """
+    connected, code = await socket.connect()
+    if not connected:
+        return False, code
+    output = await socket.receive_output(timeout=5)
+    return True, output.get("code") if output["type"] == "websocket.close" else None
+
+
 async def _board(user) -> WebsocketCommunicator:  # type: ignore[no-untyped-def]
     socket = await _socket("/ws/emergency/board/", user)
     assert (await socket.connect())[0]
@@ -125,24 +138,24 @@ async def test_failed_commit_sends_no_ack(world, redis_layer, monkeypatch) -> No
 
 
 async def test_unauthenticated_crew_socket_is_4401(world, redis_layer) -> None:  # type: ignore[no-untyped-def]
-    """No session, no token: closed with 4401."""
+    """No session, no token: accepted, then closed with 4401."""
     case = await _open(world)
     socket = await _socket(f"/ws/emergency/crew/{case.pk}/")
-    assert await socket.connect() == (False, 4401)
+    assert await _refused_with(socket) == (True, 4401)
 
 
 async def test_another_crew_is_4403(world, redis_layer) -> None:  # type: ignore[no-untyped-def]
-    """A paramedic of another service: closed with 4403."""
+    """A paramedic of another service: accepted, then closed with 4403."""
     case = await _open(world)
     socket = await _socket(f"/ws/emergency/crew/{case.pk}/", world.other_crew_medic)
-    assert await socket.connect() == (False, 4403)
+    assert await _refused_with(socket) == (True, 4403)
 
 
 async def test_operator_cannot_open_the_crew_socket(world, redis_layer) -> None:  # type: ignore[no-untyped-def]
-    """Hospital staff do not write vitals: 4403."""
+    """Hospital staff do not write vitals: accepted, then closed with 4403."""
     case = await _open(world)
     socket = await _socket(f"/ws/emergency/crew/{case.pk}/", world.operator)
-    assert await socket.connect() == (False, 4403)
+    assert await _refused_with(socket) == (True, 4403)
 
 
 async def test_device_token_opens_the_crew_socket(world, redis_layer) -> None:  # type: ignore[no-untyped-def]
@@ -162,9 +175,25 @@ async def test_device_token_opens_the_crew_socket(world, redis_layer) -> None:  
 
 
 async def test_trainee_board_is_4403(world, redis_layer) -> None:  # type: ignore[no-untyped-def]
-    """A trainee cannot watch the board."""
+    """A trainee cannot watch the board: accepted, then closed with 4403."""
     socket = await _socket("/ws/emergency/board/", world.trainee)
-    assert await socket.connect() == (False, 4403)
+    assert await _refused_with(socket) == (True, 4403)
+
+
+async def test_unauthenticated_board_is_4401(world, redis_layer) -> None:  # type: ignore[no-untyped-def]
+    """No session: the board socket is accepted, then closed with 4401."""
+    socket = await _socket("/ws/emergency/board/")
+    assert await _refused_with(socket) == (True, 4401)
+
+
+async def test_bad_device_token_is_4401(world, redis_layer) -> None:  # type: ignore[no-untyped-def]
+    """An unknown device token: accepted, then closed with 4401."""
+    case = await _open(world)
+    socket = await _socket(
+        f"/ws/emergency/crew/{case.pk}/",
+        headers=[(b"authorization", b"Token not-a-real-token")],
+    )
+    assert await _refused_with(socket) == (True, 4401)
 
 
 async def test_board_gets_numerics_with_seq_and_news2(world, redis_layer) -> None:  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from consult import events as consult_events
 from consult.emergency import ingest
 from consult.emergency.models import CaseEvent, News2Score, VitalsBatch
 from consult.exceptions import NotFound, PermissionDenied
@@ -227,6 +228,29 @@ def test_first_numerics_record_the_first_vitals_event(world) -> None:  # type: i
     for seq in range(3):
         _ingest(world, case, [batch_in(stream, seq, kind="numerics")])
     assert CaseEvent.objects.filter(case=case, kind="first_vitals").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_ingest_fans_out_in_one_trip_after_commit(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """8 ECG and 2 numerics batches in one ingest: one trip with all 12 events."""
+    case = world.open_case()
+    trips: list[list[tuple[str, dict]]] = []
+    monkeypatch.setattr(consult_events, "_send", lambda batch: trips.append(batch))
+    ecg, numbers = uuid.uuid4(), uuid.uuid4()
+    _ingest(
+        world,
+        case,
+        [batch_in(ecg, s) for s in range(8)]
+        + [batch_in(numbers, s, kind="numerics") for s in range(2)],
+    )
+    kinds = [(event["type"], event["seq"]) for _group, event in trips[0]]
+    assert (len(trips), sorted(kinds)) == (
+        1,
+        sorted(
+            [("emergency.waveform", s) for s in range(8)]
+            + [("emergency.vitals", s) for s in (0, 0, 1, 1)]
+        ),
+    )
 
 
 class _Client:
