@@ -84,14 +84,16 @@ function theatreTiles(room) {
   }
   const remote = [...room.media.tiles.values()].filter((t) => t.dataset.participant === surgeon);
   // The theatre camera is the surgeon's first video track (lowest mid), as the composite's source.
-  remote.sort((a, b) => midOf(a.dataset.track) - midOf(b.dataset.track));
+  const info = (tile) => room.media.trackInfo.get(tile.dataset.track);
+  remote.sort((a, b) => midOf(info(a)) - midOf(info(b)));
   if (remote.length) tiles.push(remote[0]);
   return tiles;
 }
 
-function midOf(track) {
-  const parts = String(track).split(":");
-  return Number(parts[1]);
+/** The publish transceiver's mid of a ``media.tracks`` entry (track ids are opaque). */
+function midOf(entry) {
+  const mid = Number(entry && entry.mid);
+  return Number.isFinite(mid) ? mid : 1e9;
 }
 
 function syncOverlays(room) {
@@ -262,7 +264,7 @@ let room = null;
 function announceSource() {
   if (!room || role !== "surgeon" || !socket.open) return;
   const mine = [...room.media.trackInfo.values()].filter((t) => t.participant === author && t.kind === "video");
-  mine.sort((a, b) => midOf(a.track) - midOf(b.track));
+  mine.sort((a, b) => midOf(a) - midOf(b));
   const track = mine.length ? mine[0].track : null;
   if (track && track !== lastSource) {
     lastSource = track;
@@ -293,6 +295,10 @@ function renderWarning() {
   const late = [...remoteLatency.values()].filter((l) => l.role === "mentor" && Date.now() - l.at < 8000 && l.p50 !== null && l.p50 > SAFE_LATENCY_MS);
   node.hidden = !late.length;
   node.textContent = late.map((l) => `${l.label} sees your picture ${Math.round(l.p50)} ms late: their marks may lag the field.`).join(" ");
+  const fresh = [...remoteLatency.values()].filter((l) => l.role === "mentor" && Date.now() - l.at < 8000 && l.p50 !== null);
+  const list = $("mentor-latency");
+  list.replaceChildren(...fresh.map((l) => el("span", `tile-latency-inline ${latencyClass(l.p50)}`, `${l.label} ${Math.round(l.p50)} ms`)));
+  list.hidden = !fresh.length;
 }
 
 function reportLatency() {
