@@ -1,18 +1,19 @@
 // The hospital's command board: inbound cases live, ordered by ETA and severity;
 // an opened case shows its live ECG (gap-checked by seq, backfilled over HTTP),
 // pre-admission, team activation and acknowledgements, arrival, handover.
-// Plain ES module; all data text goes in through textContent.
+// Plain ES module; all data text goes in through textContent. Its parts are in
+// board/: the opened case's waveforms and its live video.
 
 import {
   ApiError, CATEGORY_LABEL, EcgStrip, STATUS_LABEL, TREND_ARROW, TREND_WORD, api, el, fmtAge, fmtEta, fmtTime, fmtVital, setText, wsUrl,
 } from "./ems.js";
-import { LiveVideo } from "./room/live.js";
 import { RoomSocket } from "./room/socket.js";
+import { CaseVideo } from "./board/video.js";
+import { Waveforms } from "./board/waveforms.js";
 
 const CFG = JSON.parse(document.getElementById("board-config").textContent);
 const $ = (id) => document.getElementById(id);
 const PING_MS = 15000;
-const GAP_GIVE_UP_MS = 5000;
 const ERRORS = {
   network: "No connection to the server.",
   invalid_transition: "The case has already moved on; the board is refreshed.",
@@ -27,17 +28,14 @@ let focusDetail = null;
 let strip = null;
 let skewMs = 0; // server clock minus ours
 let lastPong = Date.now();
-const streams = new Map(); // stream id -> {case, kind, lastSeq, pending: Map, fetching, gapSince}
 const stats = { live: 0, backfilled: 0, duplicates: 0, gaps: 0, skipped: 0, samples: 0, resyncs: 0 };
-// After a resync or a reconnect, gaps up to this many batches (5 min of ECG) are
-// backfilled; a longer one jumps to the present (the full record is in the report).
-const CATCH_UP_MAX = 1200;
-let video = null; // {roomId, live: LiveVideo} of the opened case
+const waveforms = new Waveforms({ focus: () => focusId, strip: () => strip, stats });
+const video = new CaseVideo({ focused: () => (focusId ? cases.get(focusId) : null), showError });
 window.__board = {
   stats, cases, get focus() { return focusId; },
-  get video() { return video ? video.live : null; },
-  dropLiveWaveforms: (n) => { dropLive = n; },
-  lastSeqs: () => Object.fromEntries([...streams].map(([id, s]) => [id, s.lastSeq])),
+  get video() { return video.live; },
+  dropLiveWaveforms: (n) => { waveforms.dropLive = n; },
+  lastSeqs: () => waveforms.lastSeqs(),
 };
 
 function showError(err) {
@@ -146,71 +144,15 @@ async function acknowledge(activationId, button) {
   } catch (err) { showError(err); button.disabled = false; }
 }
 
-// ---- Live video of the opened case (its room, through the media worker) -------------------
-const ACTIVE = ["opened", "en_route", "accepted", "arrived"];
-const VIDEO_STATUS = {
-  connecting: ["Connecting…", "pill-wait"],
-  live: ["Live", "pill-ok"],
-  reconnecting: ["Reconnecting…", "pill-bad"],
-  ended: ["Video ended", "pill-bad"],
-  refused: ["Video is for the receiving team", "pill-bad"],
-};
-
-function renderVideo() {
-  const c = focusId ? cases.get(focusId) : null;
-  const box = $("p-video");
-  box.hidden = !c || !c.video_room;
-  if (box.hidden) return;
-  const status = video ? video.live.status : ACTIVE.includes(c.status) ? "connecting" : "ended";
-  const [text, cls] = VIDEO_STATUS[status] || VIDEO_STATUS.connecting;
-  const pill = $("p-video-status");
-  pill.textContent = text;
-  pill.className = "ems-pill " + cls;
-  pill.dataset.status = status;
-  const tiles = video ? video.live.media.tiles.size : 0;
-  $("p-video-wait").hidden = tiles > 0;
-  setText("p-video-wait", status === "live" || status === "connecting" ? "Waiting for the crew's camera…" : text);
-  const talk = $("p-talk");
-  talk.disabled = !video || status !== "live";
-  const talking = Boolean(video && video.live.talking);
-  talk.setAttribute("aria-pressed", String(talking));
-  talk.textContent = talking ? "Talking — tap to stop" : "Talk to crew";
-}
-
-/** Enter the opened case's room while it is under way; leave it otherwise. */
-function syncVideo() {
-  const c = focusId ? cases.get(focusId) : null;
-  const want = c && c.video_room && ACTIVE.includes(c.status) ? c.video_room : null;
-  // Refused (no care relationship yet): try again once the case changes, e.g. on
-  // acceptance into this user's department or a team activation.
-  const retry = video && video.live.status === "refused" && c && c.updated_at !== video.updatedAt;
-  if (video && video.roomId === want && !retry) return;
-  if (video) {
-    video.live.close();
-    video = null;
-    $("p-sound").hidden = true;
-  }
-  if (want) {
-    const live = new LiveVideo({ roomId: want, grid: $("p-video-grid"), audioBox: $("p-video-audio") });
-    video = { roomId: want, live, updatedAt: c.updated_at };
-    live.addEventListener("status", () => renderVideo());
-    live.addEventListener("notice", (e) => showError(new Error(e.detail)));
-    live.addEventListener("needsound", () => { $("p-sound").hidden = false; });
-    live.media.addEventListener("local", () => renderVideo());
-    live.start();
-  }
-  renderVideo();
-}
-
 // ---- The opened case -----------------------------------------------------------------------
 /** Close the case detail: its waveforms and its video stop. */
 function closeCase() {
   if (!focusId) return;
   sock.send({ type: "unsubscribe", case: focusId });
-  streams.clear();
+  waveforms.clear();
   focusId = null;
   focusDetail = null;
-  syncVideo();
+  video.sync();
   $("case-panel").hidden = true;
   history.replaceState(null, "", location.pathname);
   renderList();
@@ -218,7 +160,7 @@ function closeCase() {
 
 async function openCase(id) {
   if (focusId && focusId !== id) sock.send({ type: "unsubscribe", case: focusId });
-  for (const [sid, s] of streams) if (s.case !== id) streams.delete(sid);
+  waveforms.keepCase(id);
   focusId = id;
   history.replaceState(null, "", `?case=${id}`);
   $("case-panel").hidden = false;
@@ -229,7 +171,7 @@ async function openCase(id) {
   setText("p-ecg-note", "Waiting for ECG…");
   renderList();
   renderPanel();
-  syncVideo();
+  video.sync();
   sock.send({ type: "subscribe", case: id });
   try {
     focusDetail = await api(`/api/emergency/cases/${id}/`);
@@ -278,7 +220,7 @@ function renderPanel() {
   $("btn-arrived").disabled = !["opened", "en_route", "accepted"].includes(c.status);
   $("btn-handover").disabled = c.status !== "arrived";
   $("p-handoff").href = `/emergency/cases/${c.id}/handoff/`;
-  syncVideo();
+  video.sync();
   const teams = $("p-teams");
   teams.replaceChildren(...(c.activations || []).map((a) => el("li", {},
     el("strong", { text: a.team.name }), el("span", { class: "muted", text: ` activated ${fmtTime(a.activated_at)}` }),
@@ -330,110 +272,7 @@ async function act(path, body) {
   }
 }
 
-// ---- Waveforms: per-stream seq, gaps backfilled over HTTP ----------------------------------
-function streamState(msg) {
-  let s = streams.get(msg.stream);
-  if (!s) {
-    // A stream seen first live: start just before it (older data is history, not live).
-    s = { case: msg.case || focusId, kind: msg.kind, lastSeq: msg.seq - 1, pending: new Map(), fetching: false, gapSince: 0 };
-    streams.set(msg.stream, s);
-  }
-  return s;
-}
-
-function play(batch) {
-  if (batch.kind !== "ecg" || !strip) return;
-  const samples = batch.payload && batch.payload.samples;
-  if (!Array.isArray(samples)) return;
-  strip.push(samples, batch.rate_hz || 250);
-  stats.samples += samples.length;
-  setText("p-ecg-note", `Lead II · ${batch.rate_hz || 250} Hz · seq ${batch.seq}`);
-}
-
-function deliver(streamId) {
-  const s = streams.get(streamId);
-  if (!s) return;
-  while (s.pending.has(s.lastSeq + 1)) {
-    const batch = s.pending.get(s.lastSeq + 1);
-    s.pending.delete(s.lastSeq + 1);
-    s.lastSeq += 1;
-    play(batch);
-  }
-  for (const seq of [...s.pending.keys()]) if (seq <= s.lastSeq) s.pending.delete(seq);
-  if (s.pending.size === 0) { s.gapSince = 0; return; }
-  // A gap: fetch what is missing; if the server does not have it yet, skip after a while.
-  if (!s.gapSince) { s.gapSince = Date.now(); stats.gaps += 1; }
-  if (!s.fetching) backfill(streamId);
-  if (Date.now() - s.gapSince > GAP_GIVE_UP_MS) {
-    const next = Math.min(...s.pending.keys());
-    stats.skipped += next - s.lastSeq - 1;
-    s.lastSeq = next - 1;
-    s.gapSince = 0;
-    deliver(streamId);
-  }
-}
-
-/** Fetch missing batches over HTTP; with ``upTo``, page on until that seq is in. */
-async function backfill(streamId, { afterSeq, limit, upTo } = {}) {
-  const s = streams.get(streamId);
-  if (!s || s.fetching) return;
-  s.fetching = true;
-  try {
-    let after = afterSeq ?? s.lastSeq;
-    for (;;) {
-      const want = limit ?? (upTo !== undefined ? Math.max(1, Math.min(500, upTo - after))
-        : Math.max(1, Math.min(500, (s.pending.size ? Math.min(...s.pending.keys()) : after + 1) - after - 1 || 40)));
-      const res = await api(`/api/emergency/cases/${s.case}/vitals/?stream=${encodeURIComponent(streamId)}&after_seq=${after}&limit=${want}`);
-      for (const b of res.batches) {
-        if (b.seq > s.lastSeq && !s.pending.has(b.seq)) { s.pending.set(b.seq, b); stats.backfilled += 1; }
-      }
-      const top = res.batches.length ? res.batches[res.batches.length - 1].seq : after;
-      if (upTo === undefined || !res.more || top >= upTo || top === after) break;
-      after = top;
-    }
-  } catch (_) { /* retried on the next live batch */ } finally {
-    s.fetching = false;
-  }
-  deliver(streamId);
-}
-
-let dropLive = 0; // test hook: lose live batches as a channel layer might
-
-function onWaveform(msg) {
-  if (msg.case !== focusId) return;
-  if (dropLive > 0) { dropLive -= 1; return; }
-  const s = streamState(msg);
-  if (msg.seq <= s.lastSeq || s.pending.has(msg.seq)) { stats.duplicates += 1; return; }
-  stats.live += 1;
-  s.pending.set(msg.seq, msg);
-  deliver(msg.stream);
-}
-
-function onSubscribed(msg) {
-  if (msg.case !== focusId) return;
-  const ecg = (msg.streams || []).filter((s) => s.kind === "ecg");
-  // Streams followed before a resync or a reconnect: fetch what was committed
-  // while live messages were lost, from the last seq shown.
-  for (const info of ecg) {
-    const s = streams.get(info.stream);
-    if (!s || info.acked_through <= s.lastSeq) continue;
-    if (info.acked_through - s.lastSeq > CATCH_UP_MAX) {
-      stats.skipped += info.acked_through - 12 - s.lastSeq;
-      s.lastSeq = info.acked_through - 12;
-      s.pending.clear();
-    }
-    backfill(info.stream, { upTo: info.acked_through });
-  }
-  const latest = ecg[ecg.length - 1];
-  if (!latest) return;
-  if (!streams.has(latest.stream)) {
-    // Prefill about three seconds so the strip starts at once.
-    const start = Math.max(-1, latest.acked_through - 12);
-    streams.set(latest.stream, { case: msg.case, kind: "ecg", lastSeq: start, pending: new Map(), fetching: false, gapSince: 0 });
-    backfill(latest.stream, { afterSeq: start, limit: 12 });
-  }
-}
-
+// ---- Vitals of every case (numerics and NEWS2) ---------------------------------------------
 function onVitals(msg) {
   const c = cases.get(msg.case);
   if (!c) return;
@@ -519,7 +358,7 @@ sock.addEventListener("message", (e) => {
       }
       break;
     }
-    case "subscribed": onSubscribed(msg); break;
+    case "subscribed": waveforms.onSubscribed(msg); break;
     case "resync":
       // The server's channel layer was down or restarted: live messages may be
       // lost. Reload the cases and catch up the open case's streams by seq.
@@ -527,7 +366,7 @@ sock.addEventListener("message", (e) => {
       refreshAll();
       if (focusId) sock.send({ type: "subscribe", case: focusId });
       break;
-    case "waveform": onWaveform(msg); break;
+    case "waveform": waveforms.onWaveform(msg); break;
     case "team_alert":
       refreshAll();
       break;
@@ -572,17 +411,7 @@ function initActions() {
   $("btn-arrived").addEventListener("click", () => act("arrive"));
   $("btn-handover").addEventListener("click", () => act("handover"));
   $("p-close").addEventListener("click", closeCase);
-  // Tiles come and go with the crew's camera.
-  new MutationObserver(() => renderVideo()).observe($("p-video-grid"), { childList: true });
-  $("p-talk").addEventListener("click", async () => {
-    if (!video) return;
-    try { await video.live.talk(!video.live.talking); } catch (_) { showError(new Error("The microphone could not be opened.")); }
-    renderVideo();
-  });
-  $("p-sound").addEventListener("click", () => {
-    for (const a of document.querySelectorAll("#p-video-audio audio")) a.play().catch(() => {});
-    $("p-sound").hidden = true;
-  });
+  video.wire();
 }
 
 initActions();

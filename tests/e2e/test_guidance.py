@@ -120,7 +120,8 @@ _MAGENTA_IN_VIDEO = """
     const i = (y * w + x) * 4;
     if (data[i] > 170 && data[i + 2] > 140 && data[i + 1] < 110) {
       total += 1;
-      if (x >= box[0] * w && x <= box[2] * w && y >= box[1] * h && y <= box[3] * h) inside += 1;
+      const inX = x >= box[0] * w && x <= box[2] * w;
+      if (inX && y >= box[1] * h && y <= box[3] * h) inside += 1;
     }
   }
   return { inside, total, w, h };
@@ -158,7 +159,8 @@ def test_mentor_draws_surgeon_sees_trainee_watches_burned_in(browser, live_url):
         _drag(mentor_page, box, (0.30, 0.35), (0.65, 0.60))
         # Acknowledged after commit: nothing left in the mentor's outbox.
         mentor_page.wait_for_function(
-            "window.__guidance.outbox.length === 0 && window.__guidance.confirmedSeq === 1"
+            "window.__guidance.outbox.length === 0"
+            " && window.__guidance.confirmedSeq === 1"
         )
         # The surgeon's page receives the mark and draws it over their own camera.
         surgeon_page.wait_for_function("window.__guidance.view.items.size === 1")

@@ -1,4 +1,4 @@
-"""A command board in asyncio: what ``static/js/board.js`` does with one open case.
+"""A command board in asyncio: what ``static/js/board/waveforms.js`` does with one case.
 
 It follows every stream of the case by ``seq``: live ``vitals``/``waveform``
 messages are delivered in order, a jump is backfilled over HTTP, and after a
