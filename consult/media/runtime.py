@@ -17,6 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -67,7 +68,28 @@ def build_worker(
         capacity=capacity or settings.MEDIA_WORKER_CAPACITY,
         # The fixes patch aiortc process-wide (embedded: the web process too).
         fixes=MediaFixes() if settings.MEDIA_AIORTC_FIXES else None,
+        # Composite feeds: HLS and recordings go under MEDIA_OUTPUT_DIR, and
+        # the layers media_core cannot know of (it never imports the apps).
+        output_root=Path(settings.MEDIA_OUTPUT_DIR),
+        layer_factories={
+            kind: _import_attribute(path) for kind, path in LAYER_FACTORIES.items()
+        },
     )
+
+
+#: Composite layer kinds the web tier adds to media_core's own ("vitals").
+LAYER_FACTORIES = {
+    "annotations": "surgery_guidance.telestration.live.LiveAnnotationLayer.from_spec",
+}
+
+
+def _import_attribute(path: str) -> Any:
+    """``import_string`` that also reaches attributes of classes (``Class.method``)."""
+    try:
+        return import_string(path)
+    except ImportError:
+        owner, _, name = path.rpartition(".")
+        return getattr(import_string(owner), name)
 
 
 async def _notify_lost(

@@ -12,7 +12,8 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from aiortc import RTCConfiguration
@@ -24,15 +25,17 @@ from media_core.errors import (
     ProtocolError,
     WorkerOverloaded,
 )
+from media_core.layers import LayerFactory
 from media_core.peers import PeerRegistry
-from media_core.worker.handlers import RoomHandlers, is_id
+from media_core.worker.composite import CompositeHandlers
+from media_core.worker.handlers import is_id
 from media_core.worker.rooms import Room
 from media_core.worker.transport import Message, Transport
 
 logger = logging.getLogger(__name__)
 
 
-class MediaWorker(RoomHandlers):
+class MediaWorker(CompositeHandlers):
     """Hosts rooms of passthrough relays for the web tier (see module docs)."""
 
     def __init__(
@@ -45,6 +48,8 @@ class MediaWorker(RoomHandlers):
         capacity: int = 50,
         inbox_size: int = 64,
         keyframe_interval: float = 0.5,
+        output_root: Path | None = None,
+        layer_factories: Mapping[str, LayerFactory] | None = None,
     ) -> None:
         self.worker_id = worker_id
         self.transport = transport
@@ -73,6 +78,9 @@ class MediaWorker(RoomHandlers):
             "media.close_room": self._on_close_room,
             "_peer_failed": self._on_failed_message,
         }
+        # Composite feeds (broadcast, HLS, recording): media_core.worker.composite.
+        self._init_composites(output_root, layer_factories)
+        self._handlers.update(self._composite_handlers())
 
     @property
     def channel(self) -> str:
@@ -165,6 +173,7 @@ class MediaWorker(RoomHandlers):
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         self._tasks.clear()
         self._inboxes.clear()
+        await self._close_composites()
         for room in self._rooms.values():
             for track in room.tracks.values():
                 track.relay.close()

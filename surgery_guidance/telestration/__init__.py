@@ -4,6 +4,7 @@ Coordinates in the schema are normalised to the video frame (0..1, x right,
 y down); ``geometry`` converts them to luma pixels of any frame size.
 """
 
+from surgery_guidance.telestration.live import LiveAnnotationLayer
 from surgery_guidance.telestration.rasterise import AnnotationLayer
 from surgery_guidance.telestration.schema import (
     Annotation,
@@ -29,6 +30,7 @@ __all__ = [
     "AnnotationState",
     "AnnotationTracker",
     "Kind",
+    "LiveAnnotationLayer",
     "Op",
     "OpKind",
     "TrackResult",
