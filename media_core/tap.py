@@ -251,6 +251,15 @@ def assert_aiortc_internals() -> None:
         "JitterBuffer._remove_frame signature",
     )
     _require(_params(JitterFrame.__init__) == ["self", "data", "timestamp"], "frame")
+    _require(_params(JitterBuffer.add) == ["self", "packet"], "JitterBuffer.add")
+    _require(_params(JitterBuffer.remove) == ["self", "count"], "JitterBuffer.remove")
+    jitter = inspect.getsource(JitterBuffer.__init__)
+    for name in ("_capacity", "_origin", "_packets", "_prefetch", "_is_video"):
+        _require(f"self.{name}" in jitter, f"JitterBuffer.{name}")
+    _require(
+        _params(vpx.Vp8Encoder.encode) == ["self", "frame", "force_keyframe"],
+        "Vp8Encoder.encode signature",
+    )
     for module in (h264, vpx):
         for name in ("DEFAULT_BITRATE", "MIN_BITRATE", "MAX_BITRATE"):
             _require(isinstance(getattr(module, name, None), int), f"{name}")

@@ -57,30 +57,36 @@ class _Outcome:
     blend_keys: np.ndarray
     blend_rows: np.ndarray
     table: np.ndarray
-    compiled: dict[tuple[int, int], _PlaneOps] = field(default_factory=dict)
+    compiled: dict[tuple[int, int, int], _PlaneOps] = field(default_factory=dict)
 
-    def ops(self, stride: int, misalign: int) -> _PlaneOps:
-        """The writes for a plane ``stride`` bytes per row whose first pixel
-        sits ``misalign`` bytes past a 16-byte boundary."""
-        ops = self.compiled.get((stride, misalign))
+    def ops(self, stride: int, misalign: int, size: int) -> _PlaneOps:
+        """The writes for a flat plane of ``size`` bytes, ``stride`` bytes per
+        row, whose first pixel sits ``misalign`` bytes past a 16-byte boundary."""
+        ops = self.compiled.get((stride, misalign, size))
         if ops is None:
             # Frames from one decoder keep one layout, so this runs once.
-            ops = _PlaneOps.build(self, stride, misalign)
-            self.compiled[(stride, misalign)] = ops
+            ops = _PlaneOps.build(self, stride, misalign, size)
+            self.compiled[(stride, misalign, size)] = ops
         return ops
 
 
 @dataclass(slots=True)
 class _PlaneOps:
-    """One plane's writes as flat offsets: blocks of known bytes, then blends."""
+    """One plane's writes as flat offsets: blocks of known bytes, then blends.
 
-    blocks: tuple[tuple[int, np.dtype, np.ndarray, np.ndarray], ...]
+    Each block entry is ``(start, stop, dtype, where, values)``: the byte
+    range of the flat plane viewed as ``dtype`` and the writes into that view.
+    """
+
+    blocks: tuple[tuple[int, int, np.dtype, np.ndarray, np.ndarray], ...]
     blend_at: np.ndarray
     blend_keys: np.ndarray
     table: np.ndarray
 
     @classmethod
-    def build(cls, outcome: _Outcome, stride: int, misalign: int) -> _PlaneOps:
+    def build(
+        cls, outcome: _Outcome, stride: int, misalign: int, size: int
+    ) -> _PlaneOps:
         width = outcome.width
         keys, values, blend = (
             outcome.known_keys,
@@ -90,14 +96,14 @@ class _PlaneOps:
         offsets = keys // width * stride + keys % width
         # Position of each byte relative to a 16-byte boundary of memory.
         where = offsets + misalign
-        size = np.ones(offsets.size, np.int64)
+        block_of = np.ones(offsets.size, np.int64)
         for k, _ in _BLOCKS[-2::-1]:
             # An aligned k-block is usable when all its k bytes are known; a
             # byte goes in the widest usable block that holds it (blocks nest).
-            size[_full_blocks(where // k, k)] = k
+            block_of[_full_blocks(where // k, k)] = k
         blocks = []
         for k, dtype in _BLOCKS:
-            chosen = np.flatnonzero(size == k)
+            chosen = np.flatnonzero(block_of == k)
             if not chosen.size:
                 continue
             heads = offsets[chosen[::k]]
@@ -106,6 +112,7 @@ class _PlaneOps:
             blocks.append(
                 (
                     start,
+                    start + (size - start) // k * k,
                     dtype,
                     ((heads - start) // k).astype(np.intp),
                     block_values.reshape(-1, k).view(dtype).reshape(-1),
@@ -120,10 +127,8 @@ class _PlaneOps:
 
     def paint(self, flat: np.ndarray) -> None:
         """Write the blocks, then blend the rest, into a flat plane."""
-        size = flat.size
-        for start, dtype, where, values in self.blocks:
-            k = dtype.itemsize
-            flat[start : start + (size - start) // k * k].view(dtype)[where] = values
+        for start, stop, dtype, where, values in self.blocks:
+            flat[start:stop].view(dtype)[where] = values
         at = self.blend_at
         if at.size:
             flat[at] = self.table[self.blend_keys + flat[at]]
@@ -223,7 +228,7 @@ class _Flattened:
         for outcome, (plane, stride), misalign in zip(
             self.planes, flat.planes, flat.misalign, strict=True
         ):
-            outcome.ops(stride, misalign).paint(plane)
+            outcome.ops(stride, misalign, plane.size).paint(plane)
 
 
 class Program:

@@ -135,6 +135,18 @@ class _Sweep:
             (strip.u, clean.u, 2),
             (strip.v, clean.v, 2),
         )
+        # Columns where the clean strip is not one plain colour (its label):
+        # elsewhere the gap is cleared with a fill, which reads nothing.
+        plain = tuple(int(plane[-1, -1]) for plane, _, _ in self._planes)
+        busy = (clean.y != plain[0]).any(axis=0)
+        for (_, plane, step), value in zip(self._planes[1:], plain[1:], strict=True):
+            busy |= np.repeat((plane != value).any(axis=0), step)[: self.w]
+        cols = np.flatnonzero(busy)
+        self._busy = (int(cols[0]), int(cols[-1]) + 1) if cols.size else (0, 0)
+        self._fills = tuple(
+            (live, value, step)
+            for (live, _, step), value in zip(self._planes, plain, strict=True)
+        )
 
     def advance(self, feed: VitalsFeed, t: float) -> None:
         """Draw the samples since the previous frame and clear the gap ahead."""
@@ -154,7 +166,7 @@ class _Sweep:
         if not count:
             return
         if count <= _FAST_SAMPLES:
-            values = samples.tolist() if hasattr(samples, "tolist") else samples
+            values = samples.tolist() if hasattr(samples, "tolist") else list(samples)
             if self._advance_fast(values, first, fs):
                 return
         times = np.arange(first, first + count) / fs
@@ -174,7 +186,10 @@ class _Sweep:
         unusual (a gap, a wrap, the first point) to it.
         """
         last = self.last
-        if last is None or not math.isfinite(last[1]):
+        if last is None:
+            return False
+        x, y = last
+        if not math.isfinite(y):
             return False
         seconds, x_scale, y_scale, high = (
             self.seconds,
@@ -182,24 +197,29 @@ class _Sweep:
             self._y_scale,
             self.high,
         )
-        xs, ys = [], []
-        for j, value in enumerate(values):
+        low, top = -4.0 * self.h, 5.0 * self.h
+        # The previous frame's last point, then each sample: 4-bit fixed point
+        # for luma and the same halved (and re-centred) for chroma.
+        fx, fy = int(x * 16), int(min(max(y, low), top) * 16)
+        fixed, half = [fx, fy], [(fx - 8) >> 1, (fy - 8) >> 1]
+        j = first
+        for value in values:
             y = (high - float(value)) * y_scale
             if not math.isfinite(y):
                 return False
-            xs.append(((first + j) / fs % seconds) * x_scale)
-            ys.append(y)
-        if xs[-1] < last[0]:
-            return False  # the sweep wraps within this frame
-        self._erase(last[0] + self.gap, xs[-1] + self.gap)
-        self.last = (xs[-1], ys[-1])
-        low, top = -4.0 * self.h, 5.0 * self.h
-        fixed, half = [], []
-        for x, y in zip([last[0], *xs], [last[1], *ys], strict=True):
+            x = (j / fs % seconds) * x_scale
+            j += 1
             fx, fy = int(x * 16), int(min(max(y, low), top) * 16)
-            fixed.append((fx, fy))
-            half.append(((fx - 8) >> 1, (fy - 8) >> 1))
-        self._draw([np.array(fixed, np.int32)], [np.array(half, np.int32)])
+            fixed += (fx, fy)
+            half += ((fx - 8) >> 1, (fy - 8) >> 1)
+        if x < last[0]:
+            return False  # the sweep wraps within this frame
+        self._erase(last[0] + self.gap, x + self.gap)
+        self.last = (x, y)
+        self._draw(
+            [np.array(fixed, np.int32).reshape(-1, 2)],
+            [np.array(half, np.int32).reshape(-1, 2)],
+        )
         return True
 
     def _erase(self, a: float, b: float) -> None:
@@ -211,12 +231,24 @@ class _Sweep:
         if hi - lo >= w:
             _copy(self.strip, self.clean)
             return
+        if 0 <= lo and hi <= w:
+            self._restore(lo, hi)  # the usual case: no wrap
+            return
         for x0, x1 in ((lo, hi), (lo - w, hi - w), (lo + w, hi + w)):
             x0, x1 = max(0, x0), min(w, x1)
             if x0 < x1:
-                for live, clean, step in self._planes:
-                    c0, c1 = x0 // step, (x1 + step - 1) // step
-                    live[:, c0:c1] = clean[:, c0:c1]
+                self._restore(x0, x1)
+
+    def _restore(self, x0: int, x1: int) -> None:
+        """Put the clean background back over columns ``[x0, x1)``."""
+        busy0, busy1 = self._busy
+        if x1 <= busy0 or busy1 <= x0:
+            for live, value, step in self._fills:
+                live[:, x0 // step : (x1 + step - 1) // step] = value
+            return
+        for live, clean, step in self._planes:
+            c0, c1 = x0 // step, (x1 + step - 1) // step
+            live[:, c0:c1] = clean[:, c0:c1]
 
     def _trace(self, xs: np.ndarray, ys: np.ndarray) -> None:
         points = np.empty((len(xs) + 1, 2))
@@ -301,6 +333,8 @@ class VitalsLayer:
         self._fields: dict[str, _Field] = {}
         self._sweeps: list[_Sweep] = []
         self._second: int | None = None
+        # Luma then chroma (rows, columns) slices of the panel's box.
+        self._box: tuple[slice, slice, slice, slice] | None = None
 
     def region(self, width: int, height: int) -> tuple[int, int, int, int]:
         """The ``(x, y, w, h)`` box the panel covers on a ``width x height`` frame."""
@@ -309,11 +343,11 @@ class VitalsLayer:
 
     def draw(self, canvas: YuvCanvas, timestamp: float) -> None:
         """Paint the panel for the frame at ``timestamp`` (feed seconds)."""
-        size = (canvas.width, canvas.height)
-        if self._size != size:
-            self._build(*size)
-        layout = self._layout
-        if layout is None or not math.isfinite(timestamp):
+        height, width = canvas.y.shape
+        if self._size != (width, height):
+            self._build(width, height)
+        box = self._box
+        if box is None or not math.isfinite(timestamp):
             return
         second = math.floor(timestamp)
         if second != self._second:
@@ -321,7 +355,12 @@ class VitalsLayer:
             self._refresh(self.feed.numerics_at(timestamp))
         for sweep in self._sweeps:
             sweep.advance(self.feed, timestamp)
-        _copy(_sub(canvas, layout.x, layout.y, layout.w, layout.h), self._panel)
+        # The panel is opaque: one copy per plane puts all of it on the frame.
+        rows, cols, crows, ccols = box
+        panel = self._panel
+        np.copyto(canvas.y[rows, cols], panel.y)
+        np.copyto(canvas.u[crows, ccols], panel.u)
+        np.copyto(canvas.v[crows, ccols], panel.v)
 
     # Layout and static parts --------------------------------------------
 
@@ -340,10 +379,17 @@ class VitalsLayer:
         self._second = None
         layout = self._plan(width, height)
         if width < 64 or height < 64:
-            self._layout = None
+            self._layout = self._box = None
             logger.debug("frame %sx%s too small for the vitals panel", width, height)
             return
         self._layout = layout
+        x, y, w, h = layout.x, layout.y, layout.w, layout.h
+        self._box = (
+            slice(y, y + h),
+            slice(x, x + w),
+            slice(y // 2, y // 2 + (h + 1) // 2),
+            slice(x // 2, x // 2 + (w + 1) // 2),
+        )
         u, w, h = layout.unit, layout.w, layout.h
         pad = _even(u)
         static = YuvCanvas.blank(w, h)

@@ -68,6 +68,9 @@ class VitalsSimulator:
         )
         self._lock = threading.Lock()
         self._blocks: OrderedDict[tuple[str, float, int], np.ndarray] = OrderedDict()
+        # Per kind at its default rate: (rate, first sample index, block) of the
+        # block served last, so a monitor's per-frame request skips the LRU.
+        self._recent: dict[str, tuple[float, int, np.ndarray]] = {}
 
     # Rhythm -------------------------------------------------------------
 
@@ -136,6 +139,12 @@ class VitalsSimulator:
         12 leads, ``"pleth"`` (0..1) or ``"resp"`` (0..1). ``fs`` defaults
         to 250, 125 and 25 Hz respectively.
         """
+        recent = self._recent.get(kind) if fs is None else None
+        if recent is not None and math.isfinite(t0 + t1):
+            rate, origin, block = recent
+            first, stop = math.ceil(t0 * rate) - origin, math.ceil(t1 * rate) - origin
+            if 0 <= first < stop <= len(block):
+                return block[first:stop].copy(), rate
         base = "ecg" if kind.startswith("ecg") else kind
         if base not in DEFAULT_FS or (kind != "ecg" and kind not in KINDS):
             raise ValueError(f"unknown waveform kind {kind!r}; try {KINDS}")
@@ -154,6 +163,8 @@ class VitalsSimulator:
             lo = max(first - block * size, 0)
             hi = min(stop - block * size, size)
             pieces.append(samples[lo:hi])
+        if fs is None:
+            self._recent[kind] = (rate, block * size, samples)
         return (pieces[0].copy() if len(pieces) == 1 else np.concatenate(pieces)), rate
 
     def _block(self, kind: str, rate: float, block: int, size: int) -> np.ndarray:

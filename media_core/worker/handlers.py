@@ -8,7 +8,8 @@ participant (the worker calls them one at a time per participant) and raises a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable
+import secrets
+from collections.abc import Callable, Container, Hashable
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver
@@ -139,7 +140,9 @@ class RoomHandlers:
         track: MediaStreamTrack,
     ) -> None:
         transceiver = _transceiver_of(pc, track)
-        track_id = f"{member.participant_id}:{transceiver.mid}"
+        # aiortc emits "track" once per transceiver, so a renegotiation that
+        # keeps the transceiver keeps this id; any new publish gets a new one.
+        track_id = fresh_track_id(member.participant_id, transceiver.mid, room.tracks)
         published: PublishedTrack | None = None
 
         def on_packet(packet: Any, codec: str) -> None:
@@ -161,10 +164,8 @@ class RoomHandlers:
             track.id,
             relay,
             tap,
+            mid=transceiver.mid,
         )
-        old = room.tracks.pop(track_id, None)
-        if old is not None:
-            old.relay.close()
         room.tracks[track_id] = published
         logger.info(
             "worker %s: %s publishes %s", self.worker_id, room.room_id, track_id
@@ -354,6 +355,18 @@ class RoomHandlers:
         else:
             await self._drop_sub(room, member)
         self._forget_if_idle(room, member)
+
+
+def fresh_track_id(participant: str, mid: str | None, taken: Container[str]) -> str:
+    """A new track id, ``"<participant>:<mid>:<8 hex digits>"``, not in ``taken``.
+
+    Random rather than counted so that a worker that restarts (or the next
+    worker after ``media.worker_lost``) never hands out an id seen before.
+    """
+    while True:
+        track_id = f"{participant}:{mid}:{secrets.token_hex(4)}"
+        if track_id not in taken:
+            return track_id
 
 
 def is_id(value: object) -> bool:

@@ -27,8 +27,10 @@ class PublishedTrack:
     label: str
     relay: TrackRelay
     tap: ReceiverTap
+    #: The mid of the publisher's transceiver (``None``: not from a browser).
+    mid: str | None = None
 
-    def describe(self) -> dict[str, str]:
+    def describe(self) -> dict[str, str | None]:
         """The ``media.tracks`` entry for this track."""
         return {
             "track": self.track_id,
@@ -36,6 +38,7 @@ class PublishedTrack:
             "kind": self.kind,
             "codec": self.codec.mimeType.split("/")[1].lower(),
             "label": self.label,
+            "mid": self.mid,
         }
 
 
@@ -78,7 +81,7 @@ class Room:
         """The channel-layer group of the room."""
         return f"room.{self.room_id}"
 
-    def describe_tracks(self) -> list[dict[str, str]]:
+    def describe_tracks(self) -> list[dict[str, str | None]]:
         """The room's whole current track list, for ``media.tracks``."""
         return [track.describe() for track in self.tracks.values()]
 

@@ -9,12 +9,12 @@ import av
 import numpy as np
 import pytest
 from aiortc import RTCPeerConnection
-from aiortc.codecs import h264
+from aiortc.codecs import h264, vpx
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcrtpreceiver import NackGenerator
 from aiortc.rtp import RtpPacket
 
-from media_core.aiortc_fixes import MB, MediaFixes, rcvbuf_sizes
+from media_core.aiortc_fixes import MB, MediaFixes, jitter_skips, rcvbuf_sizes
 from tests.media_core.rtc_helpers import no_stun
 
 
@@ -179,3 +179,103 @@ def test_apply_twice_is_refused(fixes: MediaFixes) -> None:
 
     with pytest.raises(MediaError):
         MediaFixes().apply()
+
+
+def _vp8_keyframes(count: int) -> list[int]:
+    """Encode ``count`` 30 fps frames with aiortc's VP8 encoder; keyframe indexes."""
+    encoder = vpx.Vp8Encoder()
+    keyframes = []
+    for i in range(count):
+        frame = av.VideoFrame.from_ndarray(
+            np.full((120 * 3 // 2, 160), i % 256, np.uint8), format="yuv420p"
+        )
+        frame.pts, frame.time_base = i * 3000, Fraction(1, 90000)
+        payloads, _ = encoder.encode(frame)
+        _, data = vpx.VpxPayloadDescriptor.parse(payloads[0])
+        if data[0] & 1 == 0:  # the VP8 P bit clear: a keyframe (RFC 7741)
+            keyframes.append(i)
+    return keyframes
+
+
+def test_vp8_keyframe_every_second(fixes: MediaFixes) -> None:
+    """With the fix VP8 sends a keyframe every 30 frames (1 s at 30 fps)."""
+    assert _vp8_keyframes(75) == [0, 30, 60]
+
+
+def test_stock_vp8_keyframe_only_at_start() -> None:
+    """aiortc alone (GOP 3000) sends its only keyframe first; revert restores it."""
+    fixes = MediaFixes()
+    fixes.apply()
+    fixes.revert()
+    assert _vp8_keyframes(75) == [0]
+
+
+def _frames(first_ts: int, count: int, lost: set[int]) -> list[RtpPacket]:
+    """Three packets a frame, frames 3000 ticks apart, minus ``lost`` sequences."""
+    packets = []
+    for frame in range(count):
+        for k in range(3):
+            seq = 100 + 3 * frame + k
+            if seq not in lost:
+                packets.append(_rtp(seq, first_ts + 3000 * frame, k == 2))
+    return packets
+
+
+def _play(buffer: JitterBuffer, packets: list[RtpPacket]) -> tuple[list[int], int]:
+    """Frames (index by timestamp) the buffer emits, and how many PLIs it asks for."""
+    emitted, plis = [], 0
+    for packet in packets:
+        pli, frame = buffer.add(packet)
+        plis += pli
+        if frame is not None:
+            emitted.append((frame.timestamp - 90_000) // 3000)
+    return emitted, plis
+
+
+def test_stock_jitter_buffer_stalls_on_a_lost_packet() -> None:
+    """Without the skip a packet lost for good holds every later frame back."""
+    fixes = MediaFixes(jitter_skip_frames=None)
+    fixes.apply()
+    try:
+        packets = _frames(90_000, 12, lost={104})
+        emitted, plis = _play(JitterBuffer(512, is_video=True), packets)
+    finally:
+        fixes.revert()
+    assert emitted == [0] and plis == 0
+
+
+def test_jitter_buffer_skips_a_lost_packet_and_asks_for_a_keyframe(
+    fixes: MediaFixes,
+) -> None:
+    """Frame 1 misses a packet for good: once frame 5 (4 intervals, over the
+    0.1 s floor) arrives, frame 1 is skipped, a keyframe is asked for and every
+    later frame comes out in order; the late retransmission changes nothing."""
+    buffer = JitterBuffer(512, is_video=True)
+    packets = _frames(90_000, 12, lost={104})
+    emitted, plis = _play(buffer, packets[:17])
+    # Frame 5 starts at packet 14 (4 frames x 3 packets, one lost, + 3).
+    assert emitted == [0, 2, 3, 4] and plis == 1
+    assert jitter_skips(buffer) == 1
+    assert buffer.add(_rtp(104, 93_000, False)) == (False, None)
+    more, plis = _play(buffer, packets[17:])
+    assert emitted + more == [0, *range(2, 12)] and plis == 0
+
+
+def test_jitter_buffer_skips_a_frame_whose_first_packet_is_lost(
+    fixes: MediaFixes,
+) -> None:
+    """A lost first packet leaves no sure frame start until the next frame."""
+    packets = _frames(90_000, 10, lost={103})
+    emitted, plis = _play(JitterBuffer(512, is_video=True), packets)
+    assert emitted == [0, *range(2, 10)] and plis == 1
+
+
+def test_jitter_buffer_waits_for_a_retransmission_in_time(fixes: MediaFixes) -> None:
+    """A packet that arrives within the wait is used; nothing is skipped."""
+    buffer = JitterBuffer(512, is_video=True)
+    packets = _frames(90_000, 6, lost={104})
+    emitted, plis = _play(buffer, packets[:8])
+    assert emitted == [0]
+    late, _ = _play(buffer, [_rtp(104, 93_000, False), *packets[8:]])
+    assert emitted + late == list(range(6)) and plis == 0
+    assert jitter_skips(buffer) == 0

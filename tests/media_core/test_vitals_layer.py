@@ -160,3 +160,20 @@ def test_epoch_sized_timestamps_are_cheap() -> None:
     layer.draw(canvas, 1.7e9)
     layer.draw(canvas, 1.7e9 + 1 / 30)
     assert (canvas.y != grey_canvas(640, 360).y).any()
+
+
+def test_gap_ahead_of_the_sweep_is_clean_background() -> None:
+    """Over a whole sweep (past the strip labels) the gap ahead of each trace
+    is exactly the strip's clean background, on all three planes."""
+    layer = VitalsLayer(VitalsSimulator("stable", seed=1), sweep_seconds=2.0)
+    canvas = grey_canvas(1280, 720)
+    for i in range(75):
+        layer.draw(canvas, 40.0 + i / 30)
+        for sweep in layer._sweeps:
+            assert sweep.last is not None
+            # Past the new segment's rounded end, up to the end of the gap.
+            lo = int(sweep.last[0]) + sweep.thickness + 2
+            hi = min(sweep.w, int(sweep.last[0] + sweep.gap) + 1)
+            for live, clean, step in sweep._planes:
+                cols = slice((lo + step - 1) // step, hi // step)
+                assert np.array_equal(live[:, cols], clean[:, cols])

@@ -174,3 +174,15 @@ def test_unknown_kind_raises() -> None:
     """An unknown waveform kind raises ValueError."""
     with pytest.raises(ValueError):
         VitalsSimulator().waveform("abp", 0, 1)
+
+
+def test_per_frame_windows_match_a_fresh_simulator() -> None:
+    """Consecutive frame-sized windows (served from the block used last) give
+    exactly the samples a simulator that never saw the earlier windows gives."""
+    warm = VitalsSimulator("sepsis", seed=4)
+    for kind in ("ecg", "pleth", "ecg_V2"):
+        for i in range(200):
+            t0, t1 = 3.9 + i / 30, 3.9 + (i + 1) / 30
+            samples, fs = warm.waveform(kind, t0, t1)
+            cold, cold_fs = VitalsSimulator("sepsis", seed=4).waveform(kind, t0, t1)
+            assert fs == cold_fs and np.array_equal(samples, cold)

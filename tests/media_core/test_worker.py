@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 import pytest
+from aiortc import RTCSessionDescription
 
 from tests.media_core.rtc_helpers import GROUP, Client, running_worker, stamped_track
 
@@ -189,3 +191,65 @@ async def test_opus_audio_is_relayed() -> None:
         await bob.receivers[0].wait_frames(25)
         await alice.close()
         await bob.close()
+
+
+async def test_republishing_mints_a_fresh_track_id_that_can_be_subscribed() -> None:
+    """A participant who leaves and publishes again gets a new track id; a
+    subscriber still holding the old id subscribes to the new one and decodes
+    the new stream (a reused id would be skipped as already subscribed)."""
+    async with running_worker() as (_, transport):
+        alice, bob = Client(transport, "alice"), Client(transport, "bob")
+        first = await _publish(alice, transport)
+        await bob.subscribe([first])
+        await asyncio.sleep(0.05)
+        await bob.receivers[0].wait_frames(5)
+        alice.send("media.leave")
+        assert (await transport.expect_group(GROUP, "media.tracks"))["tracks"] == []
+        await alice.close()
+        again = Client(transport, "alice")
+        second = await _publish(again, transport)
+        assert second != first
+        assert second.startswith("alice:0:") and first.startswith("alice:0:")
+        offer = await bob.subscribe([second])
+        assert second in offer["tracks"].values()  # type: ignore[union-attr]
+        await asyncio.sleep(0.1)
+        assert len(bob.receivers) == 2
+        await bob.receivers[1].wait_frames(10)
+        await again.close()
+        await bob.close()
+
+
+async def test_renegotiation_keeps_published_ids_and_reports_mids() -> None:
+    """Re-offering on the same publish connection (a second camera) keeps the
+    first track's id; the new track gets its own; entries carry the mid."""
+    async with running_worker() as (_, transport):
+        alice = Client(transport, "alice")
+        first = await _publish(alice, transport)
+        assert alice.pub is not None
+        alice.pub.addTrack(stamped_track())
+        await alice.pub.setLocalDescription(await alice.pub.createOffer())
+        alice.send("media.offer", pc="pub", sdp=alice.pub.localDescription.sdp)
+        answer = await alice.expect("media.answer")
+        await alice.pub.setRemoteDescription(
+            RTCSessionDescription(str(answer["sdp"]), "answer")
+        )
+        event = await transport.expect_group(GROUP, "media.tracks")
+        entries = {e["track"]: e for e in event["tracks"]}  # type: ignore[union-attr]
+        assert len(entries) == 2 and first in entries
+        assert entries[first]["mid"] == "0"
+        (second,) = set(entries) - {first}
+        assert re.fullmatch(r"alice:1:[0-9a-f]{8}", second)
+        assert entries[second]["mid"] == "1"
+        await alice.close()
+
+
+async def test_a_restarted_worker_never_repeats_a_track_id() -> None:
+    """Ids survive no worker: the next worker (after media.worker_lost, say)
+    mints a different id for the same participant and mid."""
+    ids = []
+    for _ in range(2):
+        async with running_worker() as (_, transport):
+            alice = Client(transport, "alice")
+            ids.append(await _publish(alice, transport))
+            await alice.close()
+    assert ids[0] != ids[1]
