@@ -76,6 +76,23 @@ DATABASES = {
         "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
     )
 }
+if (
+    DATABASES["default"]["ENGINE"].endswith("postgresql")
+    and not DATABASES["default"].get("CONN_MAX_AGE")
+    and env.bool("DATABASE_POOL", default=True)
+):
+    # A connection pool per process (psycopg_pool): without it every websocket
+    # message handled off the event loop opened a new PostgreSQL connection (a
+    # backend fork and a login), which capped vitals ingest at a few hundred
+    # messages a second. Django's CONN_MAX_AGE is no help under ASGI. With
+    # health checks on, each connection is checked as it leaves the pool, so
+    # one the server ended (restart, admin kill) is replaced, not handed out.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX", default=20),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+    }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # IMMEDIATE transactions take the write lock at BEGIN, which serialises
     # writers (the audit chain relies on it) instead of failing at COMMIT.
