@@ -103,6 +103,18 @@ def _drag(page, box, start, end) -> None:  # type: ignore[no-untyped-def]
     page.mouse.up()
 
 
+# The page rectangle of a video's picture inside its element (object-fit: contain).
+_PICTURE_BOX = """
+(selector) => {
+  const v = document.querySelector(selector);
+  const r = v.getBoundingClientRect();
+  const scale = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
+  const w = v.videoWidth * scale, h = v.videoHeight * scale;
+  const x = r.left + (r.width - w) / 2, y = r.top + (r.height - h) / 2;
+  return { x, y, width: w, height: h };
+}
+"""
+
 # Magenta pixels (R and B high, G low) in the video frame, drawn to a canvas: the
 # count in the arrow's box and the whole frame, from the decoded picture itself.
 _MAGENTA_IN_VIDEO = """
@@ -155,7 +167,8 @@ def test_mentor_draws_surgeon_sees_trainee_watches_burned_in(browser, live_url):
         mentor_page.click(f"#tele-colours button[data-colour='{MAGENTA}']")
         mentor_page.check("#tele-pin")
         mentor_page.uncheck("#tele-track")
-        box = mentor_page.locator(canvas).bounding_box()
+        # Drag over the picture itself: the tile letterboxes it (object-fit: contain).
+        box = mentor_page.evaluate(_PICTURE_BOX, "figure.tile.remote.theatre video")
         _drag(mentor_page, box, (0.30, 0.35), (0.65, 0.60))
         # Acknowledged after commit: nothing left in the mentor's outbox.
         mentor_page.wait_for_function(

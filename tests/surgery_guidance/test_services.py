@@ -47,7 +47,7 @@ def test_schedule_creates_the_room_with_the_surgeon_as_host(guidance) -> None:  
         RoomMember.objects.filter(room=operation.room).values_list("user_id", "role")
     )
     assert (operation.room.kind, operation.room.organisation_id, members) == (
-        Room.Kind.MDT,
+        Room.Kind.OPERATION,
         guidance.hospital.pk,
         {
             guidance.surgeon.pk: RoomMember.Role.HOST,
