@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from channels.db import database_sync_to_async
 
 from consult.exceptions import ConsultError, NotFound
+from consult.media.replies import MediaReplies
 from consult.records.context import AccessContext
 from consult.ws import (
     CLOSE_FORBIDDEN,
@@ -72,7 +73,7 @@ def _composite(operation_id: str) -> tuple[str, str, str, bool, str]:
     )
 
 
-class GuidanceConsumer(ValidatedJsonConsumer):
+class GuidanceConsumer(ValidatedJsonConsumer, MediaReplies):
     """One page's socket in one operation (see the module docs)."""
 
     rate_per_second = 40.0  # freehand strokes update often while drawing
@@ -446,37 +447,6 @@ class GuidanceConsumer(ValidatedJsonConsumer):
         await self.send_json({"type": "ended", "ended_at": event["ended_at"]})
 
     # -- media worker replies (view-only connection) -----------------------------------
-
-    async def media_offer(self, event: dict[str, Any]) -> None:
-        await self.send_json(
-            {
-                "type": "media.offer",
-                "pc": event["pc"],
-                "sdp": event["sdp"],
-                "tracks": event.get("tracks", {}),
-            }
-        )
-
-    async def media_answer(self, event: dict[str, Any]) -> None:
-        await self.send_json(
-            {"type": "media.answer", "pc": event["pc"], "sdp": event["sdp"]}
-        )
-
-    async def media_ice(self, event: dict[str, Any]) -> None:
-        await self.send_json(
-            {
-                "type": "media.ice",
-                "pc": event["pc"],
-                "candidate": event.get("candidate"),
-            }
-        )
-
-    async def media_error(self, event: dict[str, Any]) -> None:
-        await self.send_error(
-            event.get("code", "media_error"),
-            event.get("detail", ""),
-            **{"for": event.get("for")},
-        )
 
     async def media_tracks(self, event: dict[str, Any]) -> None:
         """Room track lists are not for this socket (it is not in the room group)."""

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from channels.db import database_sync_to_async
 
 from consult.exceptions import ConsultError
+from consult.media.replies import MediaReplies
 from consult.records.context import AccessContext
 from consult.rooms import schemas, selectors, services
 from consult.rooms.models import Room
@@ -60,7 +61,7 @@ def _room_status(room_id: str) -> str | None:
     return Room.objects.filter(pk=room_id).values_list("status", flat=True).first()
 
 
-class RoomConsumer(ValidatedJsonConsumer):
+class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
     """One participant's socket in one room."""
 
     requires_user = (
@@ -312,44 +313,12 @@ class RoomConsumer(ValidatedJsonConsumer):
 
     # -- media worker replies and notices ----------------------------------------
 
-    async def media_answer(self, event: dict[str, Any]) -> None:
-        await self.send_json(
-            {"type": "media.answer", "pc": event["pc"], "sdp": event["sdp"]}
-        )
-
-    async def media_offer(self, event: dict[str, Any]) -> None:
-        # ``tracks`` maps each m-line's mid to the track it carries.
-        await self.send_json(
-            {
-                "type": "media.offer",
-                "pc": event["pc"],
-                "sdp": event["sdp"],
-                "tracks": event.get("tracks", {}),
-            }
-        )
-
-    async def media_ice(self, event: dict[str, Any]) -> None:
-        await self.send_json(
-            {
-                "type": "media.ice",
-                "pc": event["pc"],
-                "candidate": event.get("candidate"),
-            }
-        )
-
     async def media_tracks(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "media.tracks", "tracks": event["tracks"]})
 
     async def media_stats(self, event: dict[str, Any]) -> None:
         await self.send_json(
             {k: v for k, v in event.items() if k != "type"} | {"type": "media.stats"}
-        )
-
-    async def media_error(self, event: dict[str, Any]) -> None:
-        await self.send_error(
-            event.get("code", "media_error"),
-            event.get("detail", ""),
-            **{"for": event.get("for")},
         )
 
     async def media_worker_lost(self, event: dict[str, Any]) -> None:
