@@ -16,6 +16,7 @@ packet's timestamps in place.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import io
 import logging
@@ -109,7 +110,7 @@ class SinkCounters:
     errors: int = 0
 
 
-class PacketSink:
+class PacketSink(abc.ABC):
     """A bounded, keyframe-gated queue into one writer thread (see module doc).
 
     Subclasses implement ``_write`` (one frame, writer thread) and
@@ -213,8 +214,10 @@ class PacketSink:
             except (av.FFmpegError, OSError, ValueError):
                 logger.exception("%s: could not finish its output", self.name)
 
+    @abc.abstractmethod
     def _write(self, frame: EncodedFrame) -> None:
-        raise NotImplementedError
+        """Write one frame (on the writer thread)."""
 
+    @abc.abstractmethod
     def _finish(self) -> None:
-        raise NotImplementedError
+        """Close the output (on the writer thread, once, after the last frame)."""
