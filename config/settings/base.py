@@ -79,12 +79,14 @@ DATABASES = {
 if (
     DATABASES["default"]["ENGINE"].endswith("postgresql")
     and not DATABASES["default"].get("CONN_MAX_AGE")
-    and env.bool("DATABASE_POOL", default=True)
+    and env.bool("DATABASE_POOL", default=False)
 ):
-    # A connection pool per process (psycopg_pool): without it every websocket
-    # message handled off the event loop opened a new PostgreSQL connection (a
-    # backend fork and a login), which capped vitals ingest at a few hundred
-    # messages a second. Django's CONN_MAX_AGE is no help under ASGI. With
+    # Opt-in connection pool per process (psycopg_pool): without it (and without
+    # CONN_MAX_AGE) every request or websocket message handled off the event
+    # loop opens a new PostgreSQL connection. Off by default: a thread that
+    # uses the ORM and ends without closing its connection keeps a pool slot
+    # for good, and a full pool stalls every query for DATABASE_POOL_TIMEOUT;
+    # turn it on once the deployment's threads are known to close. With
     # health checks on, each connection is checked as it leaves the pool, so
     # one the server ended (restart, admin kill) is replaced, not handed out.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
