@@ -115,7 +115,8 @@ def start_server(database_url: str, port: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": database_url,
+        # Persistent connections, as a production deployment would run with.
+        "DATABASE_URL": database_url + "?CONN_MAX_AGE=600",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CHANNEL_LAYER_PREFIX": f"bench-{os.getpid()}",
         "LOG_LEVEL": "WARNING",
