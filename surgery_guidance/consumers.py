@@ -54,7 +54,7 @@ def _welcome_data(op_pass: OperationPass) -> dict[str, Any]:
     if op_pass.is_staff:
         data["annotations"] = {
             "seq": operation.annotation_seq,
-            "state": services.operation_snapshot(operation),
+            "state": operation.annotation_state or {},
         }
     return data
 
@@ -192,10 +192,10 @@ class GuidanceConsumer(ValidatedJsonConsumer, MediaReplies):
             self.op_pass, after_seq=message.last_seq
         )
         if len(events) >= selectors.MAX_BACKFILL:
-            welcome = await database_sync_to_async(_welcome_data)(self.op_pass)
-            await self.send_json(
-                {"type": "annotations.reset", **welcome["annotations"]}
+            snapshot = await database_sync_to_async(selectors.annotation_snapshot)(
+                self.op_pass
             )
+            await self.send_json({"type": "annotations.reset", **snapshot})
             return
         await self.send_json({"type": "annotations", "events": events})
 
@@ -278,10 +278,10 @@ class GuidanceConsumer(ValidatedJsonConsumer, MediaReplies):
             hls=reply.get("hls"),
             clock_offset_ms=message.clock_offset_ms,
         )
-        welcome = await database_sync_to_async(_welcome_data)(self.op_pass)
-        await self._push_annotations(
-            welcome["annotations"]["seq"], welcome["annotations"]["state"]
+        snapshot = await database_sync_to_async(selectors.annotation_snapshot)(
+            self.op_pass
         )
+        await self._push_annotations(snapshot["seq"], snapshot["state"])
         await self.send_json({"type": "source.ack", "track": message.track, **live})
 
     async def on_end(self, message: schemas.End) -> None:

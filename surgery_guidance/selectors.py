@@ -160,6 +160,27 @@ def annotation_events_after(
     return [{"seq": row.seq, "op": row.op} for row in rows]
 
 
+def annotation_snapshot(op_pass: OperationPass) -> dict[str, Any]:
+    """``{seq, state}``: the folded annotation state and the last ``seq`` in it."""
+    if not op_pass.is_staff:
+        raise NotFound()
+    row = (
+        Operation.objects.filter(pk=op_pass.operation_id)
+        .values("annotation_seq", "annotation_state")
+        .get()
+    )
+    return {"seq": row["annotation_seq"], "state": row["annotation_state"] or {}}
+
+
+def staff_operation_ids(user: Any, operation_ids: list[Any]) -> set[Any]:
+    """Which of ``operation_ids`` the user operates, mentors or moderates."""
+    return set(
+        Operation.objects.filter(_staff_q(user), pk__in=operation_ids).values_list(
+            "pk", flat=True
+        )
+    )
+
+
 def question_json(row: Question, *, asker_name: str | None = None) -> dict[str, Any]:
     """A question as sockets and pages show it; ``asker_name`` for staff only."""
     data: dict[str, Any] = {

@@ -440,7 +440,7 @@ def annotation_apply(*, op_pass: OperationPass, op: object) -> Applied:
     operation = Operation.objects.select_for_update().get(pk=op_pass.operation_id)
     if operation.status == Operation.Status.ENDED:
         raise ConsultError("The operation has ended.", code="operation_ended")
-    state = state_from_json(operation_snapshot(operation))
+    state = state_from_json(operation.annotation_state)
     if parsed.seq <= state.last_seq.get(parsed.author, 0):
         done = AnnotationEvent.objects.filter(
             operation=operation, author_id=op_pass.user_id, author_seq=parsed.seq
@@ -477,11 +477,6 @@ def annotation_apply(*, op_pass: OperationPass, op: object) -> Applied:
         replay=False,
         snapshot=operation.annotation_state,
     )
-
-
-def operation_snapshot(operation: Operation) -> dict[str, Any]:
-    """The annotation state as stored (``{}`` before the first mark)."""
-    return operation.annotation_state or {}
 
 
 # -- questions ---------------------------------------------------------------------

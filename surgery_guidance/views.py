@@ -28,13 +28,9 @@ def _error(request: HttpRequest, error: ConsultError) -> HttpResponse:
 @login_required
 def operation_list(request: HttpRequest) -> HttpResponse:
     """Live and scheduled operations: yours, and broadcasts you may watch."""
-    rows = []
-    for operation in selectors.operations_upcoming(request.user):
-        staff = request.user.pk == operation.surgeon_id or (
-            operation.mentors.filter(pk=request.user.pk).exists()
-            or operation.moderator_id == request.user.pk
-        )
-        rows.append({"operation": operation, "staff": staff})
+    operations = selectors.operations_upcoming(request.user)
+    staff = selectors.staff_operation_ids(request.user, [o.pk for o in operations])
+    rows = [{"operation": o, "staff": o.pk in staff} for o in operations]
     return render(
         request,
         "surgery_guidance/operation_list.html",
