@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.uvicorn_server import database_url, start_uvicorn
 
 ROOT = Path(__file__).resolve().parents[2]
 LIVE_SERVER_APP = "telemed-e2e-live-server"
@@ -27,23 +25,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _database_url(settings_dict: dict) -> str:
-    if settings_dict["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{settings_dict['NAME']}"
-    user = settings_dict.get("USER") or "postgres"
-    host = settings_dict.get("HOST") or "127.0.0.1"
-    port = settings_dict.get("PORT") or 5432
+    url = database_url(settings_dict)
+    if url.startswith("sqlite"):
+        return url
     # Named, so teardown can end exactly the live server's connections.
-    return (
-        f"postgres://{user}@{host}:{port}/{settings_dict['NAME']}"
-        f"?application_name={LIVE_SERVER_APP}"
-    )
+    return f"{url}?application_name={LIVE_SERVER_APP}"
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +38,6 @@ def live_url(django_db_setup, django_db_blocker) -> Iterator[str]:  # type: igno
     """Base URL of uvicorn serving ``config.asgi`` against the test database."""
     from django.db import connection
 
-    port = _free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
@@ -59,36 +45,7 @@ def live_url(django_db_setup, django_db_blocker) -> Iterator[str]:  # type: igno
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
     }
     log = open(ROOT / "var" / "e2e-server.log", "w")  # noqa: SIM115
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--lifespan",
-            "off",
-            "--ws-max-size",
-            "262144",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        server.kill()
-        pytest.fail("uvicorn did not start; see var/e2e-server.log")
+    server, port = start_uvicorn(env, log)
     yield f"http://127.0.0.1:{port}"
     server.terminate()
     server.wait(10)

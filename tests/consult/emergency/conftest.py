@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -34,6 +31,7 @@ from tests.factories import (
     TeamFactory,
     UserFactory,
 )
+from tests.uvicorn_server import database_url, start_uvicorn
 
 CTX = AccessContext(channel="test", ip="127.0.0.1")
 ROOT = Path(__file__).resolve().parents[3]
@@ -165,12 +163,6 @@ def session_cookie(user: User) -> bytes:
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def live_server(database: dict[str, Any], **extra_env: str) -> Iterator[str]:
     """uvicorn serving ``config.asgi`` against ``database``; yields its base URL.
@@ -178,54 +170,18 @@ def live_server(database: dict[str, Any], **extra_env: str) -> Iterator[str]:
     ``extra_env`` overrides the environment (e.g. another ``REDIS_URL``). The
     server gets its own channel-layer prefix, so runs never see each other.
     """
-    port = _free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": (
-            f"postgres://{database.get('USER') or 'postgres'}"
-            f"@{database.get('HOST') or '127.0.0.1'}"
-            f":{database.get('PORT') or 5432}/{database['NAME']}"
-        ),
+        "DATABASE_URL": database_url(database),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CHANNEL_LAYER_PREFIX": f"emtest-{uuid.uuid4().hex[:8]}",
         **extra_env,
     }
-    log_path = ROOT / "var" / f"emergency-server-{port}.log"
+    log_path = ROOT / "var" / f"emergency-server-{uuid.uuid4().hex[:8]}.log"
     log_path.parent.mkdir(exist_ok=True)
     with open(log_path, "w") as log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "config.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--lifespan",
-                "off",
-                "--ws-max-size",
-                "262144",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            server.kill()
-            pytest.fail(f"uvicorn did not start; see {log_path}")
+        server, port = start_uvicorn(env, log, extra_args=("--log-level", "warning"))
         try:
             yield f"http://127.0.0.1:{port}"
         finally:
