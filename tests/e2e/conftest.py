@@ -44,6 +44,7 @@ def live_url(django_db_setup, django_db_blocker) -> Iterator[str]:  # type: igno
         "DATABASE_URL": _database_url(connection.settings_dict),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
     }
+    (ROOT / "var").mkdir(exist_ok=True)
     log = open(ROOT / "var" / "e2e-server.log", "w")  # noqa: SIM115
     server, port = start_uvicorn(env, log)
     yield f"http://127.0.0.1:{port}"

@@ -71,6 +71,7 @@ export class LiveVideo extends EventTarget {
     for (const t of this.timers) clearInterval(t);
     this.quality.destroy();
     this.media.destroy();
+    this.people.destroy();
   }
 
   /** A watcher talks back (audio only) or stops; the first time asks for the microphone. */
@@ -152,7 +153,8 @@ export class LiveVideo extends EventTarget {
     });
     this.people.addEventListener("change", () => media.refreshLabels());
 
-    socket.addEventListener("open", () => {
+    socket.addEventListener("open", (e) => {
+      if (e.detail.reconnect) this.people.rollCall();
       this.stateSentAt = 0;
       this.clock.reset();
       this.lastPong = Date.now();

@@ -117,6 +117,7 @@ setInterval(() => {
 const mediaReady = media.start();
 
 socket.addEventListener("open", (e) => {
+  if (e.detail.reconnect) people.rollCall();
   connection("Connected", "ok");
   stateSentAt = 0;
   clock.reset();

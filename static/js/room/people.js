@@ -2,6 +2,10 @@
 // badges, the speaking highlight, and the host's controls (mute, remove).
 import { button, el } from "./util.js";
 
+// After a reconnect the room answers a roll call ("who is here?"); whoever has not
+// answered within this time left while this socket was away and missed their "left".
+const ROLL_CALL_MS = 5000;
+
 export class People extends EventTarget {
   constructor({ list, count, isHost, hostAction }) {
     super();
@@ -12,6 +16,7 @@ export class People extends EventTarget {
     this.people = new Map();       // participant id → record
     this.selfId = null;
     this.speaker = null;
+    this.rollCallTimer = null;
   }
 
   setSelf(welcome, local) {
@@ -43,6 +48,7 @@ export class People extends EventTarget {
       Object.assign(fields, { audio: msg.audio !== false, video: msg.video !== false, sources: msg.sources || [] });
       if (msg.clock_offset_ms !== undefined) fields.clock_offset_ms = msg.clock_offset_ms;
       fields.leftAt = null;
+      fields.heardAt = Date.now();
     } else {
       fields.leftAt = Date.now();
     }
@@ -52,8 +58,30 @@ export class People extends EventTarget {
   /** Anything from a participant proves they are here (heals a late, stale "left"). */
   seen(id) {
     const rec = this.people.get(id);
-    if (rec && !rec.present && id !== this.selfId) this.upsert({ participant: id, present: true, leftAt: null });
+    if (!rec || id === this.selfId) return;
+    if (!rec.present) this.upsert({ participant: id, present: true, leftAt: null, heardAt: Date.now() });
+    else rec.heardAt = Date.now();
   }
+
+  /**
+   * The socket came back: a "left" sent while it was down never arrives. The server
+   * asks the room who is here on every connect; those who stay silent are gone.
+   */
+  rollCall() {
+    const since = Date.now();
+    clearTimeout(this.rollCallTimer);
+    this.rollCallTimer = setTimeout(() => {
+      this.rollCallTimer = null;
+      for (const p of [...this.people.values()]) {
+        if (p.present && p.participant !== this.selfId && !((p.heardAt || 0) >= since)) {
+          this.upsert({ participant: p.participant, present: false, leftAt: Date.now() });
+        }
+      }
+    }, ROLL_CALL_MS);
+  }
+
+  /** Stop the pending roll call (the page leaves the room). */
+  destroy() { clearTimeout(this.rollCallTimer); }
 
   setSpeaker(id) {
     if (this.speaker === id) return;
