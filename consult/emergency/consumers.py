@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 from channels.db import aclose_old_connections, database_sync_to_async
 from django.db import DatabaseError
 
-from consult.emergency import events, ingest, schemas, selectors, services
+from consult.emergency import events, group_commit, ingest, schemas, selectors, services
 from consult.exceptions import AccessBlocked, NotFound, PermissionDenied
 from consult.records.context import AccessContext
 from consult.ws import (
@@ -85,7 +85,7 @@ class _EmergencyConsumer(ValidatedJsonConsumer):
         await self.send_json({"type": "case", "case": event["case"]})
 
     async def emergency_vitals(self, event: dict[str, Any]) -> None:
-        """A committed numerics batch with the case's NEWS2."""
+        """The server's NEWS2 of the crew's case changed (with the numerics)."""
         await self.send_json({**event, "type": "vitals"})
 
     async def emergency_location(self, event: dict[str, Any]) -> None:
@@ -164,12 +164,15 @@ class CrewConsumer(_EmergencyConsumer):
         await self.send_json({**state.message(), "type": "state"})
 
     async def _ingest(self, batches: list[ingest.BatchIn]) -> None:
+        submission = group_commit.Submission(
+            self.user, self.case_id, batches, self.ctx()
+        )
         try:
-            # Not thread-sensitive: ingests of different ambulances run in
-            # parallel threads (each with its own connection), not one queue.
-            result = await database_sync_to_async(
-                ingest.vitals_ingest, thread_sensitive=False
-            )(actor=self.user, case_id=self.case_id, batches=batches, ctx=self.ctx())
+            # Stored together with the other sockets' batches of this process.
+            result = await group_commit.queue_for_loop().submit(submission)
+        except (NotFound, PermissionDenied, AccessBlocked) as exc:
+            await self.send_error(exc.code, str(exc))
+            return
         except DatabaseError:
             # Nothing was committed, so nothing is acknowledged: the device
             # keeps the batches and sends them again.
@@ -253,7 +256,6 @@ class BoardConsumer(_EmergencyConsumer):
             actor=self.user, case_id=case_id, ctx=self.ctx()
         )
         self.focused.add(case_id)
-        await self.join_groups(events.focus_group(case_id))
         await self.send_json(
             {"type": "subscribed", "case": case_id, "streams": summary["streams"]}
         )
@@ -261,16 +263,14 @@ class BoardConsumer(_EmergencyConsumer):
     async def on_unsubscribe(self, message: schemas.Unsubscribe) -> None:
         """Close a case's waveforms."""
         case_id = str(message.case)
-        group = events.focus_group(case_id)
         self.focused.discard(case_id)
-        if group in self.groups_joined:
-            await self.leave_group(group)
         await self.send_json({"type": "unsubscribed", "case": case_id})
 
-    async def emergency_waveform(self, event: dict[str, Any]) -> None:
-        """A committed waveform batch of an open case."""
-        if event.get("case") in self.focused:
-            await self.send_json({**event, "type": "waveform"})
+    async def emergency_feed(self, event: dict[str, Any]) -> None:
+        """A committed ingest flush: every numerics set, the opened cases' waveforms."""
+        for item in event["events"]:
+            if item["type"] == "vitals" or item["case"] in self.focused:
+                await self.send_json(item)
 
     async def emergency_team_alert(self, event: dict[str, Any]) -> None:
         """This user's team was activated for a case."""

@@ -3,10 +3,12 @@
 Groups:
 
 - ``emergency.board.<hospital id>``: every board of the destination hospital
-  (case summaries and numerics with NEWS2, one message per committed batch);
+  (case summaries; and one ``emergency.feed`` per committed ingest flush
+  with its numerics, NEWS2 and waveforms: each board forwards the waveforms
+  of the cases it opened, so a flush costs one message whatever the number
+  of ambulances, where a group per case cost one per batch);
 - ``emergency.case.<case id>``: the crew's sockets for the case (the
-  hospital's answer);
-- ``emergency.focus.<case id>``: boards that opened the case (waveforms);
+  hospital's answer, the server's NEWS2 when it changes);
 - ``emergency.user.<user id>``: one user's sockets (team activation alerts).
 """
 
@@ -27,11 +29,6 @@ def case_group(case_id: object) -> str:
     return group_name("emergency", "case", case_id)
 
 
-def focus_group(case_id: object) -> str:
-    """Boards that opened one case and follow its waveforms."""
-    return group_name("emergency", "focus", case_id)
-
-
 def user_group(user_id: int) -> str:
     """One user's emergency sockets (board, crew)."""
     return group_name("emergency", "user", user_id)
@@ -44,16 +41,16 @@ def case_changed_on_commit(summary: dict[str, Any]) -> None:
     publish_on_commit(case_group(summary["id"]), event)
 
 
-def vitals_on_commit(hospital_id: int, case_id: str, message: dict[str, Any]) -> None:
-    """A committed numerics batch: boards get the values and NEWS2."""
-    event = {"type": "emergency.vitals", **message}
-    publish_on_commit(board_group(hospital_id), event)
-    publish_on_commit(case_group(case_id), event)
+def feed_on_commit(hospital_id: int, feed: list[dict[str, Any]]) -> None:
+    """A committed flush's vitals (``vitals``) and waveforms (``waveform``)."""
+    publish_on_commit(
+        board_group(hospital_id), {"type": "emergency.feed", "events": feed}
+    )
 
 
-def waveform_on_commit(case_id: str, message: dict[str, Any]) -> None:
-    """A committed waveform batch: only boards that opened the case get it."""
-    publish_on_commit(focus_group(case_id), {"type": "emergency.waveform", **message})
+def case_vitals_on_commit(case_id: str, message: dict[str, Any]) -> None:
+    """The crew hears the server's NEWS2 of their case when it changes."""
+    publish_on_commit(case_group(case_id), {**message, "type": "emergency.vitals"})
 
 
 def location_on_commit(hospital_id: int, case_id: str, message: dict[str, Any]) -> None:

@@ -127,7 +127,7 @@ async def test_failed_commit_sends_no_ack(world, redis_layer, monkeypatch) -> No
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise DatabaseError("simulated")
 
-    monkeypatch.setattr(ingest, "_advance", broken)
+    monkeypatch.setattr(ingest, "advance", broken)
     await crew.send_json_to({"type": "batch", **batch_dict(uuid.uuid4(), 0)})
     reply = await crew.receive_json_from(timeout=5)
     await crew.send_json_to({"type": "ping", "t0": 1})

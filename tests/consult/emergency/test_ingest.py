@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from consult import events as consult_events
 from consult.emergency import ingest
+from consult.emergency.events import board_group, case_group
 from consult.emergency.models import CaseEvent, News2Score, VitalsBatch
 from consult.exceptions import NotFound, PermissionDenied
 from tests.consult.emergency.conftest import CTX, NORMAL, batch_in, numerics
@@ -232,7 +233,7 @@ def test_first_numerics_record_the_first_vitals_event(world) -> None:  # type: i
 
 @pytest.mark.django_db(transaction=True)
 def test_an_ingest_fans_out_in_one_trip_after_commit(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """8 ECG and 2 numerics batches in one ingest: one trip with all 12 events."""
+    """8 ECG and 2 numerics batches: one trip, one feed message for the boards."""
     case = world.open_case()
     trips: list[list[tuple[str, dict]]] = []
     monkeypatch.setattr(consult_events, "_send", lambda batch: trips.append(batch))
@@ -243,14 +244,42 @@ def test_an_ingest_fans_out_in_one_trip_after_commit(world, monkeypatch) -> None
         [batch_in(ecg, s) for s in range(8)]
         + [batch_in(numbers, s, kind="numerics") for s in range(2)],
     )
-    kinds = [(event["type"], event["seq"]) for _group, event in trips[0]]
-    assert (len(trips), sorted(kinds)) == (
-        1,
+    (trip,) = trips
+    feeds = [event for group, event in trip if group == board_group(world.hospital.pk)]
+    (feed,) = feeds
+    kinds = [(item["type"], item["stream"], item["seq"]) for item in feed["events"]]
+    assert (feed["type"], sorted(kinds)) == (
+        "emergency.feed",
         sorted(
-            [("emergency.waveform", s) for s in range(8)]
-            + [("emergency.vitals", s) for s in (0, 0, 1, 1)]
+            [("waveform", str(ecg), s) for s in range(8)]
+            + [("vitals", str(numbers), s) for s in range(2)]
         ),
     )
+    # Per stream in seq order, as boards detect gaps by seq.
+    for stream in (str(ecg), str(numbers)):
+        seqs = [seq for _kind, s, seq in kinds if s == stream]
+        assert seqs == sorted(seqs)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_crew_hears_news2_only_when_it_changes(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The same complete set three times: the crew hears the first score ("new"),
+    its first trend ("stable"), then nothing until something changes."""
+    case = world.open_case()
+    trips: list[list[tuple[str, dict]]] = []
+    monkeypatch.setattr(consult_events, "_send", lambda batch: trips.append(batch))
+    numbers = uuid.uuid4()
+    for seq in range(3):
+        _ingest(world, case, [batch_in(numbers, seq, kind="numerics")])
+    to_crew = [
+        event for trip in trips for group, event in trip if group == case_group(case.pk)
+    ]
+    assert [
+        (e["type"], e["seq"], e["news2"]["total"], e["news2"]["trend"]) for e in to_crew
+    ] == [
+        ("emergency.vitals", 0, 0, "new"),
+        ("emergency.vitals", 1, 0, "stable"),
+    ]
 
 
 class _Client:
