@@ -32,9 +32,11 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_INTERVAL_S = 2.0
 HEARTBEAT_TTL_S = 6
 
-# ARGV: prefix, room. Returns {worker or false, lost worker or false}.
+# ARGV: prefix, room, composite weight. Returns {worker or false, lost worker
+# or false}. A worker's load is its rooms plus its composite feeds (decode,
+# draw and encode: ~75 % of a core at 1080p30) counted as ``weight`` rooms each.
 _PLACE = """
-local p, room = ARGV[1], ARGV[2]
+local p, room, weight = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local room_key = p .. ':room:' .. room
 local current = redis.call('GET', room_key)
 local lost = false
@@ -52,8 +54,10 @@ for _, id in ipairs(redis.call('SMEMBERS', p .. ':workers')) do
   local cap = tonumber(redis.call('HGET', key, 'capacity'))
   if cap and cap > 0 then
     local rooms = redis.call('SCARD', p .. ':rooms:' .. id)
-    if rooms < cap then
-      local score = rooms / cap
+    local composites = tonumber(redis.call('HGET', key, 'composites')) or 0
+    local used = rooms + weight * composites
+    if used < cap then
+      local score = used / cap
       local peers = tonumber(redis.call('HGET', key, 'peers')) or 0
       if (not best) or score < best_score
           or (score == best_score and peers < best_peers)
@@ -161,8 +165,12 @@ class WorkerRegistry:
     loop that opened them. ``for_current_loop()`` keeps one per running loop.
     """
 
-    def __init__(self, url: str, *, prefix: str = "media") -> None:
+    def __init__(
+        self, url: str, *, prefix: str = "media", composite_weight: int = 15
+    ) -> None:
         self.prefix = prefix
+        # Rooms one composite feed counts as when placing (MEDIA_COMPOSITE_WEIGHT).
+        self.composite_weight = composite_weight
         # Short timeouts: placement is on the signaling path and must fail fast.
         self.redis = aioredis.Redis.from_url(
             url, socket_timeout=5, socket_connect_timeout=3, decode_responses=True
@@ -186,7 +194,11 @@ class WorkerRegistry:
         loop = asyncio.get_running_loop()
         registry = cls._per_loop.get(loop)
         if registry is None:
-            registry = cls(settings.REDIS_URL, prefix=settings.MEDIA_REDIS_PREFIX)
+            registry = cls(
+                settings.REDIS_URL,
+                prefix=settings.MEDIA_REDIS_PREFIX,
+                composite_weight=settings.MEDIA_COMPOSITE_WEIGHT,
+            )
             cls._per_loop[loop] = registry
         return registry
 
@@ -226,7 +238,9 @@ class WorkerRegistry:
 
         ``worker_id`` is None when no live worker has room to spare.
         """
-        worker, lost = await self._place(args=[self.prefix, room_id])
+        worker, lost = await self._place(
+            args=[self.prefix, room_id, self.composite_weight]
+        )
         placement = Placement(_text(worker), _text(lost))
         if placement.lost_worker_id:
             logger.warning(

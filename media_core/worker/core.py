@@ -184,7 +184,7 @@ class MediaWorker(CompositeHandlers):
             self._fixes_applied = False
 
     def load(self) -> dict[str, Any]:
-        """Heartbeat figures: rooms, peers, tracks, subscribers, cpu (% of a core).
+        """Heartbeat figures: rooms, peers, tracks, subscribers, composites, cpu.
 
         ``cpu`` is this process's CPU time since the previous call over the wall
         time between them; ``capacity`` is in rooms.
@@ -201,6 +201,7 @@ class MediaWorker(CompositeHandlers):
             "peers": len(self._peers),
             "tracks": len(tracks),
             "subscribers": sum(len(t.relay.subscribers) for t in tracks),
+            "composites": len(self._composites),
             "cpu": round(100.0 * used / elapsed, 1) if elapsed > 0 else 0.0,
             "capacity": self.capacity,
             "started_at": self.started_at,

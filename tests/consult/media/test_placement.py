@@ -38,6 +38,21 @@ async def test_a_new_room_goes_to_the_least_loaded_worker(registry) -> None:  # 
     assert (placement.worker_id, placement.lost_worker_id) == ("w-c", None)
 
 
+async def test_a_worker_running_a_composite_counts_as_busier(registry) -> None:  # type: ignore[no-untyped-def]
+    """A composite weighs as rooms: w-a (1 composite) loses to w-b (3 rooms)."""
+    registry.composite_weight = 5
+    await registry.heartbeat("w-a", {**IDLE, "composites": 1}, capacity=10)
+    await registry.heartbeat("w-b", IDLE, capacity=10)
+    for _ in range(3):
+        await registry.redis.sadd(f"{registry.prefix}:rooms:w-b", _room())
+    assert (await registry.place_room(_room())).worker_id == "w-b"
+    # Two composites (10 rooms' worth) fill w-a: nothing more goes there.
+    await registry.heartbeat("w-a", {**IDLE, "composites": 2}, capacity=10)
+    for _ in range(6):
+        assert (await registry.place_room(_room())).worker_id == "w-b"
+    assert (await registry.place_room(_room())).worker_id is None
+
+
 async def test_a_placed_room_stays_on_its_live_worker(registry) -> None:  # type: ignore[no-untyped-def]
     """Placing an already placed room returns the same worker, however loaded."""
     await registry.heartbeat("w-a", IDLE, capacity=10)
