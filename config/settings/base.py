@@ -180,6 +180,8 @@ MEDIA_WORKER_CAPACITY = env.int("MEDIA_WORKER_CAPACITY", default=50)  # rooms
 # A composite feed (broadcast/recording: decode, draw, encode; ~75 % of a core
 # at 1080p30) weighs as this many rooms when a new room is placed.
 MEDIA_COMPOSITE_WEIGHT = env.int("MEDIA_COMPOSITE_WEIGHT", default=15)
+# Where `media_worker --metrics-port` listens (loopback unless told otherwise).
+MEDIA_METRICS_ADDR = env.str("MEDIA_METRICS_ADDR", default="127.0.0.1")
 MEDIA_REDIS_PREFIX = env.str("MEDIA_REDIS_PREFIX", default="media")
 # The aiortc latency fixes (marker-bit frames, larger buffers, x264 preset,
 # pinned bitrates); off only to measure stock aiortc.

@@ -28,6 +28,7 @@ from consult.media.placement import HEARTBEAT_INTERVAL_S, WorkerRegistry
 from consult.media.protocol import new_worker_id, room_group, worker_lost_event
 from consult.media.transports import BridgeTransport
 from media_core.aiortc_fixes import MediaFixes
+from media_core.metrics import MetricsRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +214,8 @@ class EmbeddedMediaWorker:
         self.snapshot: dict[str, Any] = {}
         self.beat_at = 0.0
         self.pid = os.getpid()
+        # The worker's stage timings (composites), for this process's /metrics.
+        self.metrics: MetricsRegistry | None = None
 
     @property
     def alive(self) -> bool:
@@ -271,6 +274,8 @@ class EmbeddedMediaWorker:
             asyncio.get_running_loop(), inbox_size=self._inbox_size
         )
         worker = self._factory(self.worker_id, self._transport)
+        metrics = getattr(worker, "metrics", None)
+        self.metrics = metrics if isinstance(metrics, MetricsRegistry) else None
         snapshots = asyncio.create_task(self._snapshots(worker))
         self._ready.set()
         try:

@@ -2,6 +2,10 @@
 
 With several uvicorn workers set ``PROMETHEUS_MULTIPROC_DIR`` and the
 exposition aggregates every process (prometheus-client's multiprocess mode).
+The embedded media worker's stage timings (``media_stage_seconds`` and
+friends, one ``session`` label per composite feed) are added from the
+process that answers; a scaled ``media_worker`` serves its own on
+``--metrics-port``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+
+from media_core.metrics import register_collector
 
 REQUESTS = Counter(
     "telemed_http_requests_total",
@@ -36,5 +42,19 @@ def exposition() -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(DEFAULT_REGISTRY), CONTENT_TYPE_LATEST
+        text = generate_latest(registry)
+    else:
+        text = generate_latest(DEFAULT_REGISTRY)
+    return text + _embedded_media(), CONTENT_TYPE_LATEST
+
+
+def _embedded_media() -> bytes:
+    """This process's embedded media worker's stage metrics, if it runs one."""
+    from consult.media.runtime import embedded_worker
+
+    worker = embedded_worker(start=False)
+    if worker is None or worker.metrics is None:
+        return b""
+    registry = CollectorRegistry()
+    register_collector(worker.metrics, registry)
+    return generate_latest(registry)

@@ -43,6 +43,7 @@ from media_core.errors import (
     WorkerOverloaded,
 )
 from media_core.layers import Layer, LayerFactory, UpdatableLayer
+from media_core.metrics import MetricsRegistry
 from media_core.relay import TrackRelay
 from media_core.tap import ReceiverTap
 from media_core.worker.handlers import RoomHandlers
@@ -125,6 +126,7 @@ class CompositeHandlers(RoomHandlers):
     _output_root: Path | None
     _layer_factories: dict[str, LayerFactory]
     _composites: dict[str, Composite]
+    metrics: MetricsRegistry
 
     def _init_composites(
         self,
@@ -134,6 +136,9 @@ class CompositeHandlers(RoomHandlers):
         self._output_root = Path(output_root).resolve() if output_root else None
         self._layer_factories = {**DEFAULT_LAYER_FACTORIES, **(layer_factories or {})}
         self._composites = {}
+        # Stage timings of every running composite (Prometheus: see
+        # media_core.metrics.register_collector); a session per composite.
+        self.metrics = MetricsRegistry()
 
     def _composite_handlers(self) -> dict[str, Callable[[Message], Awaitable[None]]]:
         return {
@@ -216,6 +221,7 @@ class CompositeHandlers(RoomHandlers):
             recorder=recorder,
             timeline=timeline,
             keyframe_interval=self._keyframe_interval,
+            metrics=self.metrics.session(f"composite:{name}"),
         )
         published = PublishedTrack(
             f"{TRACK_PREFIX}{name}",
@@ -288,6 +294,7 @@ class CompositeHandlers(RoomHandlers):
     async def _stop_composite(self, composite: Composite, reason: str) -> Message:
         """Stop and forget ``composite``; its ``media.composite.stopped`` message."""
         self._composites.pop(composite.name, None)
+        self.metrics.remove(f"composite:{composite.name}")
         track_id = composite.published.track_id
         if composite.room.tracks.get(track_id) is composite.published:
             del composite.room.tracks[track_id]

@@ -71,6 +71,25 @@ def test_metrics_never_label_by_object_id(client) -> None:
     assert "0b7e4c1e" not in text
 
 
+def test_metrics_include_the_embedded_media_workers_composites(
+    client, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A composite feed's stage timings appear beside the web metrics."""
+    from consult.media import runtime
+    from media_core.metrics import MetricsRegistry
+
+    worker = runtime.EmbeddedMediaWorker(worker_id="w-test")
+    worker.metrics = MetricsRegistry()
+    worker.metrics.session("composite:theatre").record("encode", 4.0)
+    monkeypatch.setattr(runtime, "embedded_worker", lambda start=True: worker)
+    text = client.get("/metrics").content.decode()
+    assert (
+        'media_stage_seconds_count{session="composite:theatre",stage="encode"} 1.0'
+        in text
+    )
+    assert "telemed_http_requests_total" in text
+
+
 def test_openapi_schema_lists_patient_endpoints_and_token_auth(client) -> None:
     """The schema documents the patient API and the device-token scheme."""
     text = client.get(reverse("api-schema")).content.decode()

@@ -9,11 +9,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from prometheus_client import CollectorRegistry, ProcessCollector, start_http_server
 
 from consult.media.placement import WorkerRegistry
 from consult.media.protocol import new_worker_id, valid_worker_id
 from consult.media.runtime import build_worker, serve_worker
 from consult.media.transports import ChannelLayerTransport
+from media_core.metrics import MetricsRegistry, register_collector
 
 logger = logging.getLogger("consult.media.worker")
 
@@ -36,6 +38,12 @@ class Command(BaseCommand):
             default=None,
             help="rooms this worker takes at most (default: MEDIA_WORKER_CAPACITY)",
         )
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=0,
+            help="serve Prometheus metrics (composite stage timings) on this port",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.REDIS_URL:
@@ -50,9 +58,9 @@ class Command(BaseCommand):
         capacity = options["capacity"] or settings.MEDIA_WORKER_CAPACITY
         if capacity < 1:
             raise CommandError("--capacity must be at least 1.")
-        asyncio.run(self._main(worker_id, capacity))
+        asyncio.run(self._main(worker_id, capacity, options["metrics_port"]))
 
-    async def _main(self, worker_id: str, capacity: int) -> None:
+    async def _main(self, worker_id: str, capacity: int, metrics_port: int) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -62,6 +70,8 @@ class Command(BaseCommand):
         )
         transport = ChannelLayerTransport(worker_id)
         worker = build_worker(worker_id, transport, capacity=capacity)
+        if metrics_port:
+            self._serve_metrics(worker, metrics_port)
         logger.info("media worker %s starting (capacity %d rooms)", worker_id, capacity)
         try:
             await serve_worker(
@@ -77,6 +87,17 @@ class Command(BaseCommand):
         if not stop.is_set():
             # A supervisor (systemd, Kubernetes) restarts on a non-zero exit.
             raise CommandError(f"media worker {worker_id} stopped unexpectedly")
+
+    @staticmethod
+    def _serve_metrics(worker: Any, port: int) -> None:
+        """Prometheus exposition of this worker (its own registry) on ``port``."""
+        registry = CollectorRegistry()
+        ProcessCollector(registry=registry)
+        metrics = getattr(worker, "metrics", None)
+        if isinstance(metrics, MetricsRegistry):
+            register_collector(metrics, registry)
+        start_http_server(port, addr=settings.MEDIA_METRICS_ADDR, registry=registry)
+        logger.info("media worker metrics on %s:%d", settings.MEDIA_METRICS_ADDR, port)
 
     @staticmethod
     def _on_signal(signum: int, stop: asyncio.Event) -> None:
