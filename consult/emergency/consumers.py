@@ -170,9 +170,6 @@ class CrewConsumer(_EmergencyConsumer):
         try:
             # Stored together with the other sockets' batches of this process.
             result = await group_commit.queue_for_loop().submit(submission)
-        except (NotFound, PermissionDenied, AccessBlocked) as exc:
-            await self.send_error(exc.code, str(exc))
-            return
         except DatabaseError:
             # Nothing was committed, so nothing is acknowledged: the device
             # keeps the batches and sends them again.
