@@ -92,6 +92,29 @@ async def test_batch_is_acked_after_it_is_stored(world, redis_layer) -> None:  #
     await crew.disconnect()
 
 
+async def test_frames_are_handled_without_a_trip_to_the_sync_thread(
+    world, redis_layer, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """No per-frame ``aclose_old_connections`` hop; the database is still reached."""
+    import channels.consumer
+
+    trips: list[int] = []
+
+    async def counted() -> None:
+        trips.append(1)
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
+    case = await _open(world)
+    crew = await _crew(world, case)
+    for seq in range(3):
+        await crew.send_json_to({"type": "batch", **batch_dict(uuid.uuid4(), seq=0)})
+        assert (await crew.receive_json_from(timeout=5))["type"] == "ack"
+    await crew.send_json_to({"type": "ping", "t0": 1})
+    assert (await crew.receive_json_from(timeout=5))["type"] == "pong"
+    assert trips == []
+    await crew.disconnect()
+
+
 async def test_reconnect_resumes_from_the_last_ack(world, redis_layer) -> None:  # type: ignore[no-untyped-def]
     """After 0-4 and a dropped socket, hello says 4; resending 3 is a duplicate."""
     case = await _open(world)
