@@ -164,6 +164,7 @@ class Board:
     def __init__(self, base: str, cookie: str, focus: list[str]) -> None:
         self.base, self.cookie, self.focus = base, cookie, focus
         self.latencies: list[float] = []
+        self.since_ms = 0.0  # latency counts for batches created after this
         self.seen: dict[str, set[int]] = {}
         self.case_of: dict[str, str] = {}
         self.gaps = 0
@@ -194,7 +195,8 @@ class Board:
                     continue
                 now = time.time() * 1000
                 t0 = _iso_ms(message["sample_t0"])
-                self.latencies.append(max(0.0, now - t0) / 1000)
+                if t0 >= self.since_ms:
+                    self.latencies.append(max(0.0, now - t0) / 1000)
                 seqs = self.seen.setdefault(message["stream"], set())
                 self.case_of[message["stream"]] = message["case"]
                 if message["seq"] in seqs:
@@ -249,7 +251,23 @@ def send_tick(uplinks: list[Any], streams: list[tuple[str, str]], tick: int) -> 
             )
 
 
-async def run_level(base: str, world: dict[str, Any], k: int) -> dict[str, Any]:
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children (uvicorn workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+async def run_level(
+    base: str, world: dict[str, Any], k: int, server_pid: int
+) -> dict[str, Any]:
     """K ambulances for ``SECONDS``; returns the measurements."""
     from consult.emergency.device import Uplink
 
@@ -286,14 +304,20 @@ async def run_level(base: str, world: dict[str, Any], k: int) -> dict[str, Any]:
     for uplink in uplinks:
         uplink.stats.ack_latencies.clear()
     for board in boards:
+        # Cold-start batches may still be on their way to the boards.
         board.latencies.clear()
+        board.since_ms = time.time() * 1000
     began = time.monotonic()
+    server_cpu, harness_cpu = tree_cpu_s(server_pid), time.process_time()
     tick = 1
     while (elapsed := (tick - 1) * 0.25) < SECONDS:
         await asyncio.sleep(max(0.0, began + elapsed - time.monotonic()))
         send_tick(uplinks, streams, tick)
         tick += 1
     drained = all(await asyncio.gather(*(u.drained(30) for u in uplinks)))
+    wall = time.monotonic() - began
+    server_pct = 100 * (tree_cpu_s(server_pid) - server_cpu) / wall
+    harness_pct = 100 * (time.process_time() - harness_cpu) / wall
     stop.set()
     await asyncio.gather(*runners)
     await asyncio.sleep(1.0)
@@ -323,6 +347,8 @@ async def run_level(base: str, world: dict[str, Any], k: int) -> dict[str, Any]:
         "reconnects": sum(max(0, u.stats.connects - 1) for u in uplinks),
         "drained": drained,
         "cold_start_s": cold_start,
+        "server_cpu_pct": server_pct,
+        "harness_cpu_pct": harness_pct,
         "batches": sum(expected.values()),
     }
 
@@ -382,7 +408,9 @@ def main() -> None:
         rows = []
         try:
             for k in LEVELS:
-                result = asyncio.run(run_level(f"http://127.0.0.1:{port}", world, k))
+                result = asyncio.run(
+                    run_level(f"http://127.0.0.1:{port}", world, k, server.pid)
+                )
                 lost, dup, late = count_stored(result["expected"], result["acked"])
                 rows.append((k, result, lost, dup, late))
                 connection.close()
@@ -396,7 +424,7 @@ def main() -> None:
     header = (
         f"{'K':>4} {'batches':>8} {'ack p50':>8} {'ack p99':>8} {'board p50':>9} "
         f"{'board p99':>9} {'gaps':>5} {'lost':>5} {'dup':>4} {'late':>5} "
-        f"{'reconn':>6} {'cold s':>6}"
+        f"{'reconn':>6} {'cold s':>6} {'srv %':>6} {'bench %':>7}"
     )
     print(header)
     for k, r, lost, dup, late in rows:
@@ -405,14 +433,23 @@ def main() -> None:
             f"{pct(r['acks'], 0.99):>8.1f} {pct(r['board'], 0.5):>9.1f} "
             f"{pct(r['board'], 0.99):>9.1f} {r['board_gaps']:>5} "
             f"{lost + r['board_missing']:>5} {dup + r['board_dup']:>4} "
-            f"{late:>5} {r['reconnects']:>6} {r['cold_start_s']:>6.1f}"
+            f"{late:>5} {r['reconnects']:>6} {r['cold_start_s']:>6.1f} "
+            f"{r['server_cpu_pct']:>6.0f} {r['harness_cpu_pct']:>7.0f}"
         )
+    print(
+        "srv %: uvicorn processes' CPU in the steady state, % of one core "
+        "(PostgreSQL and Redis not included); bench %: this harness (the "
+        "ambulances and boards), on the same 2 cores."
+    )
     k, r, lost, dup, late = rows[-1]
     print(
         f"bench: ambulances={k} ack_p99_ms={pct(r['acks'], 0.99):.0f} "
         f"board_p99_ms={pct(r['board'], 0.99):.0f} "
         f"lost={lost + r['board_missing']} dup={dup + r['board_dup']} "
-        f"undelivered={late} cold_start_s={r['cold_start_s']:.1f}"
+        f"undelivered={late} cold_start_s={r['cold_start_s']:.1f} "
+        f"server_cpu_pct={r['server_cpu_pct']:.0f} "
+        f"bench_cpu_pct={r['harness_cpu_pct']:.0f} "
+        f"loadavg_1m={os.getloadavg()[0]:.1f}"
     )
 
 
