@@ -6,7 +6,8 @@ Run: ``REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/vitals.py``
 
 For each K in ``BENCH_AMBULANCES`` (default 50,100,200): K simulated
 ambulances, each on its own crew socket through uvicorn (2 workers), send an
-ECG batch (250 Hz, 63 samples) every 250 ms and a numerics set every second,
+ECG batch (250 Hz, 63 samples) every 250 ms and a numerics set every second
+(each ambulance on its own phase, spread over ten 25 ms offsets),
 with the lossless protocol client (``consult.emergency.device.Uplink``).
 ``BENCH_BOARDS`` command boards (default 2) follow the hospital and open
 three cases' ECG each. Measured:
@@ -52,6 +53,7 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
 BOARDS = int(os.environ.get("BENCH_BOARDS", "2"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 ECG_SAMPLES = 63
+PHASES = 10
 
 
 def pct(values: list[float], q: float) -> float:
@@ -309,11 +311,15 @@ async def run_level(
         board.since_ms = time.time() * 1000
     began = time.monotonic()
     server_cpu, harness_cpu = tree_cpu_s(server_pid), time.process_time()
-    tick = 1
-    while (elapsed := (tick - 1) * 0.25) < SECONDS:
+    # Ambulances do not share a clock phase: each keeps its own 250 ms
+    # rhythm, spread over PHASES offsets (all at once would be a burst of K
+    # messages four times a second that no real fleet sends).
+    step = 0
+    while (elapsed := step * 0.25 / PHASES) < SECONDS:
         await asyncio.sleep(max(0.0, began + elapsed - time.monotonic()))
-        send_tick(uplinks, streams, tick)
-        tick += 1
+        phase = step % PHASES
+        send_tick(uplinks[phase::PHASES], streams[phase::PHASES], 1 + step // PHASES)
+        step += 1
     drained = all(await asyncio.gather(*(u.drained(30) for u in uplinks)))
     wall = time.monotonic() - began
     server_pct = 100 * (tree_cpu_s(server_pid) - server_cpu) / wall

@@ -425,10 +425,13 @@ class IngestQueue:
     flush takes every queued submission, up to ``max_submissions``. Under
     light load a flush holds one submission and adds nothing but a queue
     hop; under heavy load the queue fills while the database works, so the
-    cost per batch falls as the load rises.
+    cost per batch falls as the load rises. One writer per process is the
+    default: a second one halves every flush, and with it the amortisation
+    (200 ambulances on their own phases: 2 writers saturated a process, 1
+    kept the ack p99 under 200 ms).
     """
 
-    def __init__(self, *, writers: int = 2, max_submissions: int = 64) -> None:
+    def __init__(self, *, writers: int = 1, max_submissions: int = 64) -> None:
         self.writers = writers
         self.max_submissions = max_submissions
         self._pending: list[tuple[Submission, asyncio.Future[Outcome]]] = []
