@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from channels.db import database_sync_to_async
 
 from consult.exceptions import ConsultError, NotFound
+from consult.layer_watch import LAYER_ERRORS
 from consult.media.replies import MediaReplies
 from consult.records.context import AccessContext
 from consult.ws import (
@@ -38,6 +39,10 @@ logger = logging.getLogger(__name__)
 RECHECK_EVERY_S = 2.0
 #: Not 4401/4403: the browser reconnects at once and is welcomed in its new role.
 CLOSE_ROLE_CHANGED = 4009
+
+
+def _live_state(op_pass: OperationPass) -> dict[str, Any]:
+    return services.live_json(selectors.operation_for(op_pass))
 
 
 def _welcome_data(op_pass: OperationPass) -> dict[str, Any]:
@@ -76,6 +81,9 @@ def _composite(operation_id: str) -> tuple[str, str, str, bool, str]:
 class GuidanceConsumer(ValidatedJsonConsumer, MediaReplies):
     """One page's socket in one operation (see the module docs)."""
 
+    # A Redis restart must not end an operation's sockets: groups are re-joined,
+    # mentors backfill marks by seq, watchers get the live state again.
+    survives_layer_outage = True
     rate_per_second = 40.0  # freehand strokes update often while drawing
     burst = 120
     max_message_bytes = 96 * 1024
@@ -118,14 +126,13 @@ class GuidanceConsumer(ValidatedJsonConsumer, MediaReplies):
         # The worker's participant id for this page's view-only connection.
         self.watcher = f"w{self.op_pass.user_id}-{secrets.token_hex(4)}"
         self.watching = False
-        self.groups_joined = [
+        groups = [
             services.operation_group(operation_id),
             services.user_group(operation_id, self.op_pass.user_id),
         ]
         if self.op_pass.is_staff:
-            self.groups_joined.append(services.staff_group(operation_id))
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+            groups.append(services.staff_group(operation_id))
+        await self.join_groups(*groups)
         await self.accept()
         welcome = await database_sync_to_async(_welcome_data)(self.op_pass)
         self.track = welcome["live"]["track"]
@@ -138,10 +145,21 @@ class GuidanceConsumer(ValidatedJsonConsumer, MediaReplies):
     async def disconnect(self, code: int) -> None:
         if getattr(self, "op_pass", None) is None:
             return
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        for group in list(self.groups_joined):
+            await self.leave_group(group)
         if self.watching:
-            await self._media({"type": "media.leave"})
+            try:
+                await self._media({"type": "media.leave"})
+            except (ConsultError, *LAYER_ERRORS):
+                logger.info("media leave not delivered for a watcher")
+
+    async def on_layer_restored(self) -> None:
+        """Live events may have been lost: marks are backfilled by the client's
+        ``hello``; the live state (composite track, HLS) is sent again."""
+        await self.send_json({"type": "resync", "reason": "layer_restored"})
+        live = await database_sync_to_async(_live_state)(self.op_pass)
+        self.track = live["track"]
+        await self.send_json({"type": "live", **live})
 
     # -- authorisation -----------------------------------------------------------
 
@@ -349,17 +367,20 @@ class GuidanceConsumer(ValidatedJsonConsumer, MediaReplies):
         """A mentor's measured age of the surgeon's picture, shown in the theatre."""
         if not self.op_pass.is_staff:
             return
-        await self.channel_layer.group_send(
-            services.staff_group(self.op_pass.operation_id),
-            {
-                "type": "guidance.latency",
-                "author": self.op_pass.author,
-                "label": self.op_pass.display_name,
-                "role": self.op_pass.role,
-                "p50_ms": message.p50_ms,
-                "p95_ms": message.p95_ms,
-            },
-        )
+        try:
+            await self.channel_layer.group_send(
+                services.staff_group(self.op_pass.operation_id),
+                {
+                    "type": "guidance.latency",
+                    "author": self.op_pass.author,
+                    "label": self.op_pass.display_name,
+                    "role": self.op_pass.role,
+                    "p50_ms": message.p50_ms,
+                    "p95_ms": message.p95_ms,
+                },
+            )
+        except LAYER_ERRORS:
+            self._layer_trouble()  # the next figure, a few seconds later, goes out
 
     # -- view-only media -----------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from channels.db import database_sync_to_async
 
 from consult.exceptions import ConsultError
+from consult.layer_watch import LAYER_ERRORS
 from consult.media.replies import MediaReplies
 from consult.records.context import AccessContext
 from consult.rooms import schemas, selectors, services
@@ -67,6 +68,9 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
     requires_user = (
         False  # patients have no user; staff sessions are re-checked per message
     )
+    # A Redis restart must not end a consultation: groups are re-joined and the
+    # client resyncs (chat by seq, presence by a roll call).
+    survives_layer_outage = True
     rate_per_second = 30.0
     burst = 80
     max_message_bytes = 96 * 1024
@@ -114,8 +118,7 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
         self.own_group = services.participant_group(
             self.room_id, self.room_pass.participant
         )
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.channel_layer.group_add(self.own_group, self.channel_name)
+        await self.join_groups(self.group, self.own_group)
         await self.accept()
         await self.send_json(
             {
@@ -128,20 +131,24 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
             }
         )
         await self._announce("joined")
-        await self.channel_layer.group_send(
-            self.group, {"type": "room.who", "reply_to": self.channel_name}
-        )
+        await self._roll_call()
+
+    async def on_layer_restored(self) -> None:
+        """Live events may have been lost: the client resyncs; presence is re-asked."""
+        await self.send_json({"type": "resync", "reason": "layer_restored"})
+        await self._announce("present")
+        await self._roll_call()
 
     async def disconnect(self, code: int) -> None:
         """Leave the groups, tell the room, close this participant's media."""
         if getattr(self, "room_pass", None) is None or not hasattr(self, "group"):
             return
         await self._announce("left")
-        await self.channel_layer.group_discard(self.group, self.channel_name)
-        await self.channel_layer.group_discard(self.own_group, self.channel_name)
+        for group in list(self.groups_joined):
+            await self.leave_group(group)
         try:
             await self._media({"type": "media.leave"})
-        except ConsultError:
+        except (ConsultError, *LAYER_ERRORS):
             logger.info("media leave not delivered for room %s", self.room_id)
 
     # -- authorisation on every message ----------------------------------------
@@ -200,8 +207,7 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
         await self._announce("state")
 
     async def on_speaking(self, message: schemas.Speaking) -> None:
-        await self.channel_layer.group_send(
-            self.group,
+        await self._group_send(
             {
                 "type": "room.speaking",
                 "participant": self.room_pass.participant,
@@ -228,8 +234,7 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
             session=message.session,
             sample=message.model_dump(exclude={"type"}),
         )
-        await self.channel_layer.group_send(
-            self.group,
+        await self._group_send(
             {
                 "type": "room.quality",
                 "participant": self.room_pass.participant,
@@ -339,7 +344,18 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
         }
 
     async def _announce(self, state: str) -> None:
-        await self.channel_layer.group_send(self.group, self._presence_event(state))
+        await self._group_send(self._presence_event(state))
+
+    async def _roll_call(self) -> None:
+        """Ask who is here: each participant answers this socket directly."""
+        await self._group_send({"type": "room.who", "reply_to": self.channel_name})
+
+    async def _group_send(self, event: dict[str, Any]) -> None:
+        """Send to the room; while the layer is down the event is lost, not fatal."""
+        try:
+            await self.channel_layer.group_send(self.group, event)
+        except LAYER_ERRORS:
+            self._layer_trouble()
 
     async def _media(self, message: dict[str, Any]) -> None:
         from consult.media.client import media_send

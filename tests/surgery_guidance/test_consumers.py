@@ -230,6 +230,30 @@ async def test_a_mentors_mark_is_acked_and_reaches_the_surgeon(
     )
 
 
+async def test_a_layer_that_forgets_its_groups_is_survived(
+    guidance, live_op, connect
+) -> None:  # type: ignore[no-untyped-def]
+    """A Redis restart: every socket resyncs (watchers get the live state again)
+    and marks reach the surgeon live afterwards."""
+    import asyncio
+
+    from channels.layers import get_channel_layer
+
+    surgeon, _ = await connect(live_op, guidance.surgeon)
+    mentor, _ = await connect(live_op, guidance.mentor)
+    trainee, _ = await connect(live_op, guidance.trainee)
+    await asyncio.sleep(1.5)  # the layer watch has primed its sentinel
+    await get_channel_layer().flush()
+    for socket in (surgeon, mentor, trainee):
+        assert (await _next(socket, "resync"))["reason"] == "layer_restored"
+    live = await _next(trainee, "live")
+    assert live["status"] == live_op.status
+    await mentor.send_json_to(
+        {"type": "annotate", "op": add_op(author_of(guidance.mentor), 1)}
+    )
+    assert (await _next(surgeon, "annotation"))["seq"] == 1
+
+
 async def test_viewers_do_not_receive_marks(guidance, live_op, connect) -> None:  # type: ignore[no-untyped-def]
     """Annotations go to staff sockets only (viewers see them burned in)."""
     trainee, _ = await connect(live_op, guidance.trainee)

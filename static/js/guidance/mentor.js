@@ -237,6 +237,8 @@ socket.addEventListener("message", (event) => {
     case "annotation": applyConfirmed(msg.seq, msg.op); break;
     case "annotations": for (const e of msg.events) applyConfirmed(e.seq, e.op); break;
     case "annotations.reset": confirmed.reset(msg.state); confirmedSeq = msg.seq; rebuildView(); break;
+    // The server's channel layer came back: marks drawn meanwhile come by seq.
+    case "resync": socket.send({ type: "hello", last_seq: confirmedSeq }); break;
     case "annotate.ack": onAck(msg); break;
     case "live": renderLive(msg); break;
     case "source.ack": renderLive(msg); break;

@@ -195,6 +195,7 @@ export class LiveVideo extends EventTarget {
     switch (msg.type) {
       case "welcome": this.onWelcome(msg); break;
       case "presence": this.people.onPresence(msg); media.refreshLabels(); break;
+      case "resync": this.people.rollCall(); break;  // the server's channel layer came back
       case "clock.pong": this.onPong(msg); break;
       case "quality": this.quality.onRemote(msg); this.people.seen(msg.participant); break;
       case "host": if (msg.action === "end") this.endedByRoom = true; break;

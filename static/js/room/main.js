@@ -187,6 +187,8 @@ socket.addEventListener("message", (event) => {
   switch (msg.type) {
     case "welcome": onWelcome(msg); break;
     case "presence": people.onPresence(msg); media.refreshLabels(); break;
+    // The server's channel layer was down or restarted: fetch missed chat, recount people.
+    case "resync": send({ type: "hello", session, last_chat_seq: chat.lastSeq }); people.rollCall(); break;
     case "chat.message": case "chat.ack": case "chat.history": chat.onMessage(msg); break;
     case "clock.pong": onPong(msg); break;
     case "speaking": levels.set(msg.participant, { level: msg.level, at: Date.now() }); people.seen(msg.participant); break;

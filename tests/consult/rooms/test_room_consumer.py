@@ -302,3 +302,65 @@ async def test_bad_messages_get_errors_and_the_socket_stays(
     pong = await _next(socket, "clock.pong")
     assert (error["code"], pong["t0"]) == (code, 5)
     await socket.disconnect()
+
+
+async def test_a_layer_that_forgets_its_groups_is_survived(people, redis_layer) -> None:  # type: ignore[no-untyped-def]
+    """The layer loses every group (a Redis restart): resync, presence, live chat."""
+    import asyncio
+
+    from channels.layers import get_channel_layer
+
+    host, guest, _ = people
+    room = await sync_to_async(_room_with)(host, guest)
+    first = await _join(room, host)
+    second = await _join(room, guest)
+    await _next(first, "presence")
+    await asyncio.sleep(1.5)  # the layer watch has primed its sentinel
+    await get_channel_layer().flush()
+    assert (await _next(first, "resync"))["reason"] == "layer_restored"
+    assert (await _next(second, "resync"))["reason"] == "layer_restored"
+    # Each restored socket tells the room it is here (a missed "joined").
+    for socket, other in ((first, guest), (second, host)):
+        for _ in range(20):
+            presence = await _next(socket, "presence")
+            if presence["participant"] == f"u{other.pk}":
+                break
+        assert presence["state"] == "present"
+    await second.send_json_to(
+        {"type": "chat.send", "client_id": str(uuid.uuid4()), "body": "still here"}
+    )
+    line = await _next(first, "chat.message")
+    assert line["message"]["body"] == "still here"
+    await first.disconnect()
+    await second.disconnect()
+
+
+async def test_a_room_socket_opens_while_the_layer_is_down(
+    people, redis_layer, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Joining the groups fails once: the socket opens and resyncs when it can."""
+    from channels_redis.core import RedisChannelLayer
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    real = RedisChannelLayer.group_add
+    calls: list[str] = []
+
+    async def down_once(self, group, channel):  # type: ignore[no-untyped-def]
+        calls.append(group)
+        if len(calls) == 1:
+            raise RedisConnectionError("simulated")
+        return await real(self, group, channel)
+
+    monkeypatch.setattr(RedisChannelLayer, "group_add", down_once)
+    host, guest, _ = people
+    room = await sync_to_async(_room_with)(host, guest)
+    first = await _join(room, host)
+    assert (await _next(first, "resync"))["reason"] == "layer_restored"
+    second = await _join(room, guest)
+    for _ in range(20):
+        joined = await _next(first, "presence")
+        if joined["participant"] == f"u{guest.pk}":
+            break
+    assert joined["state"] == "joined"
+    await first.disconnect()
+    await second.disconnect()
