@@ -106,8 +106,8 @@ async def test_frames_are_handled_without_a_trip_to_the_sync_thread(
     monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
     case = await _open(world)
     crew = await _crew(world, case)
-    for seq in range(3):
-        await crew.send_json_to({"type": "batch", **batch_dict(uuid.uuid4(), seq=0)})
+    for _ in range(3):
+        await crew.send_json_to({"type": "batch", **batch_dict(uuid.uuid4(), 0)})
         assert (await crew.receive_json_from(timeout=5))["type"] == "ack"
     await crew.send_json_to({"type": "ping", "t0": 1})
     assert (await crew.receive_json_from(timeout=5))["type"] == "pong"
