@@ -7,7 +7,9 @@ PORT ?= 8000
 
 .PHONY: demo test lint format bench clean
 
-$(VENV)/.installed: pyproject.toml
+# The editable install compiles media_core/draw/_paint.c in place: rebuild it
+# when the kernel or its build hook changes.
+$(VENV)/.installed: pyproject.toml setup.py media_core/draw/_paint.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e .
@@ -45,4 +47,5 @@ bench: $(VENV)/.installed-dev
 	for b in bench/*.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache build
+	find media_core -name '*.so' -delete

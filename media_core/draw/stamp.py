@@ -57,12 +57,22 @@ def flat_plane(plane: np.ndarray) -> tuple[np.ndarray, int]:
     return flat, stride
 
 
-def _flat_plane(plane: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """``flat_plane`` plus the plane's address modulo 16."""
-    if plane.dtype != np.uint8 or plane.ndim != 2 or plane.strides[1] != 1:
+_UINT8 = np.dtype(np.uint8)
+
+
+def _check_plane(plane: np.ndarray) -> None:
+    dtype = plane.dtype
+    # ``is`` first: comparing a dtype with ``np.uint8`` converts it each time.
+    uint8 = dtype is _UINT8 or dtype == _UINT8
+    if not uint8 or plane.ndim != 2 or plane.strides[1] != 1:
         raise BadFrame("planes must be 2-D uint8 with contiguous rows")
     if not plane.flags.writeable:
         raise BadFrame("planes must be writable")
+
+
+def _flat_plane(plane: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """``flat_plane`` plus the plane's address modulo 16."""
+    _check_plane(plane)
     rows, cols = plane.shape
     stride = int(plane.strides[0])
     length = (rows - 1) * stride + cols if rows and cols else 0
@@ -81,17 +91,36 @@ def _flat_plane(plane: np.ndarray) -> tuple[np.ndarray, int, int]:
 class FlatCanvas:
     """A canvas plus 1-D views of its planes, made once per frame for scatters.
 
-    ``misalign`` is each plane's address modulo 16, which says where aligned
-    multi-byte blocks start.
+    ``planes`` holds ``(flat view, row stride)`` per plane and ``misalign``
+    each plane's address modulo 16, which says where aligned multi-byte
+    blocks start. Both are worked out on first use: reading an address costs
+    over a microsecond per plane, and the compiled kernel needs neither.
     """
 
-    __slots__ = ("canvas", "planes", "misalign")
+    __slots__ = ("canvas", "_planes", "_misalign")
 
     def __init__(self, canvas: YuvCanvas):
+        for plane in (canvas.y, canvas.u, canvas.v):
+            _check_plane(plane)
         self.canvas = canvas
-        flat = [_flat_plane(canvas.y), _flat_plane(canvas.u), _flat_plane(canvas.v)]
-        self.planes = tuple((f, stride) for f, stride, _ in flat)
-        self.misalign = tuple(m for _, _, m in flat)
+        self._planes: tuple[tuple[np.ndarray, int], ...] | None = None
+        self._misalign: tuple[int, ...] = ()
+
+    @property
+    def planes(self) -> tuple[tuple[np.ndarray, int], ...]:
+        return self._flatten()[0]
+
+    @property
+    def misalign(self) -> tuple[int, ...]:
+        return self._flatten()[1]
+
+    def _flatten(self) -> tuple[tuple[tuple[np.ndarray, int], ...], tuple[int, ...]]:
+        if self._planes is None:
+            canvas = self.canvas
+            flat = [_flat_plane(p) for p in (canvas.y, canvas.u, canvas.v)]
+            self._planes = tuple((f, stride) for f, stride, _ in flat)
+            self._misalign = tuple(m for _, _, m in flat)
+        return self._planes, self._misalign
 
     @classmethod
     def of(cls, canvas: YuvCanvas) -> FlatCanvas:

@@ -21,6 +21,7 @@ import numpy as np
 
 from media_core.canvas import YuvCanvas
 from media_core.draw import Colour, Rect, Text, draw, text_tile
+from media_core.draw.native import blit, fill_columns
 from media_core.vitals.model import Vitals, VitalsFeed, valid_number
 from media_core.vitals.news2 import Band, News2, news2
 
@@ -244,7 +245,7 @@ class _Sweep:
         busy0, busy1 = self._busy
         if x1 <= busy0 or busy1 <= x0:
             for live, value, step in self._fills:
-                live[:, x0 // step : (x1 + step - 1) // step] = value
+                fill_columns(live, x0 // step, (x1 + step - 1) // step, value)
             return
         for live, clean, step in self._planes:
             c0, c1 = x0 // step, (x1 + step - 1) // step
@@ -333,8 +334,8 @@ class VitalsLayer:
         self._fields: dict[str, _Field] = {}
         self._sweeps: list[_Sweep] = []
         self._second: int | None = None
-        # Luma then chroma (rows, columns) slices of the panel's box.
-        self._box: tuple[slice, slice, slice, slice] | None = None
+        # The panel's top-left luma pixel on the frame (both even).
+        self._box: tuple[int, int] | None = None
 
     def region(self, width: int, height: int) -> tuple[int, int, int, int]:
         """The ``(x, y, w, h)`` box the panel covers on a ``width x height`` frame."""
@@ -356,11 +357,7 @@ class VitalsLayer:
         for sweep in self._sweeps:
             sweep.advance(self.feed, timestamp)
         # The panel is opaque: one copy per plane puts all of it on the frame.
-        rows, cols, crows, ccols = box
-        panel = self._panel
-        np.copyto(canvas.y[rows, cols], panel.y)
-        np.copyto(canvas.u[crows, ccols], panel.u)
-        np.copyto(canvas.v[crows, ccols], panel.v)
+        blit(canvas, self._panel, *box)
 
     # Layout and static parts --------------------------------------------
 
@@ -383,13 +380,7 @@ class VitalsLayer:
             logger.debug("frame %sx%s too small for the vitals panel", width, height)
             return
         self._layout = layout
-        x, y, w, h = layout.x, layout.y, layout.w, layout.h
-        self._box = (
-            slice(y, y + h),
-            slice(x, x + w),
-            slice(y // 2, y // 2 + (h + 1) // 2),
-            slice(x // 2, x // 2 + (w + 1) // 2),
-        )
+        self._box = (layout.x, layout.y)
         u, w, h = layout.unit, layout.w, layout.h
         pad = _even(u)
         static = YuvCanvas.blank(w, h)
