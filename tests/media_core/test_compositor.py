@@ -170,6 +170,11 @@ async def test_odd_sized_frame_is_skipped_and_counted() -> None:
     compositor = Compositor()
     compositor.start()
     compositor.submit_frame(av.VideoFrame(641, 361, "yuv420p"))
+    # Taken by the worker before the next one (a newer frame would replace it).
+    for _ in range(1000):
+        if not compositor.pending:
+            break
+        await asyncio.sleep(0.005)
     compositor.submit_frame(TestPatternSource(640, 360).frame(0))
     await compositor.stop()
     packets = await _drain(compositor)
