@@ -23,7 +23,15 @@ from typing import Any, ClassVar
 from channels.db import aclose_old_connections, database_sync_to_async
 from django.db import DatabaseError
 
-from consult.emergency import events, group_commit, ingest, schemas, selectors, services
+from consult.emergency import (
+    events,
+    group_commit,
+    ingest,
+    ingest_queue,
+    schemas,
+    selectors,
+    services,
+)
 from consult.exceptions import AccessBlocked, NotFound, PermissionDenied
 from consult.records.context import AccessContext
 from consult.ws import (
@@ -169,7 +177,7 @@ class CrewConsumer(_EmergencyConsumer):
         )
         try:
             # Stored together with the other sockets' batches of this process.
-            result = await group_commit.queue_for_loop().submit(submission)
+            result = await ingest_queue.queue_for_loop().submit(submission)
         except DatabaseError:
             # Nothing was committed, so nothing is acknowledged: the device
             # keeps the batches and sends them again.

@@ -201,7 +201,7 @@ def vitals_ingest(
     and not stored; one that reuses a stored seq with different content gets
     ``seq_conflict`` (the first one stays). Raises ``NotFound`` and
     ``PermissionDenied`` for cases outside the actor's crew. Crew sockets go
-    through ``group_commit.IngestQueue``, which stores many of these at once.
+    through ``ingest_queue.IngestQueue``, which stores many of these at once.
     """
     from consult.emergency.group_commit import Submission, ingest_many
 

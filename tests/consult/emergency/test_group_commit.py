@@ -10,8 +10,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connection
 
-from consult.emergency import group_commit, ingest
-from consult.emergency.group_commit import IngestQueue, Submission, ingest_many
+from consult.emergency import ingest, ingest_queue
+from consult.emergency.group_commit import Submission, ingest_many
+from consult.emergency.ingest_queue import IngestQueue
 from consult.emergency.models import CaseEvent, EmergencyCase, VitalsBatch
 from consult.exceptions import NotFound, PermissionDenied
 from tests.consult.emergency.conftest import CTX, batch_in
@@ -219,7 +220,7 @@ def test_concurrent_flushes_over_the_same_streams_never_deadlock(world) -> None:
 
 def test_queue_for_loop_is_one_per_event_loop() -> None:
     async def get() -> IngestQueue:
-        return group_commit.queue_for_loop()
+        return ingest_queue.queue_for_loop()
 
     async def twice() -> tuple[IngestQueue, IngestQueue]:
         return await get(), await get()
