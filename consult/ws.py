@@ -181,6 +181,14 @@ class ValidatedJsonConsumer(AsyncJsonWebsocketConsumer):
         except LAYER_ERRORS:
             self._layer_trouble()
 
+    async def send_to_group(self, group: str, event: dict[str, Any]) -> None:
+        """Send a live event; while the layer is down it is lost, not fatal
+        (clients catch up after the resync)."""
+        try:
+            await self.channel_layer.group_send(group, event)
+        except LAYER_ERRORS:
+            self._layer_trouble()
+
     async def refresh_groups(self) -> None:
         """Re-add every group, which pushes back its expiry (heartbeats)."""
         try:

@@ -367,20 +367,17 @@ class GuidanceConsumer(ValidatedJsonConsumer, MediaReplies):
         """A mentor's measured age of the surgeon's picture, shown in the theatre."""
         if not self.op_pass.is_staff:
             return
-        try:
-            await self.channel_layer.group_send(
-                services.staff_group(self.op_pass.operation_id),
-                {
-                    "type": "guidance.latency",
-                    "author": self.op_pass.author,
-                    "label": self.op_pass.display_name,
-                    "role": self.op_pass.role,
-                    "p50_ms": message.p50_ms,
-                    "p95_ms": message.p95_ms,
-                },
-            )
-        except LAYER_ERRORS:
-            self._layer_trouble()  # the next figure, a few seconds later, goes out
+        await self.send_to_group(
+            services.staff_group(self.op_pass.operation_id),
+            {
+                "type": "guidance.latency",
+                "author": self.op_pass.author,
+                "label": self.op_pass.display_name,
+                "role": self.op_pass.role,
+                "p50_ms": message.p50_ms,
+                "p95_ms": message.p95_ms,
+            },
+        )
 
     # -- view-only media -----------------------------------------------------------
 

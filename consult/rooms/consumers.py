@@ -207,7 +207,8 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
         await self._announce("state")
 
     async def on_speaking(self, message: schemas.Speaking) -> None:
-        await self._group_send(
+        await self.send_to_group(
+            self.group,
             {
                 "type": "room.speaking",
                 "participant": self.room_pass.participant,
@@ -234,7 +235,8 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
             session=message.session,
             sample=message.model_dump(exclude={"type"}),
         )
-        await self._group_send(
+        await self.send_to_group(
+            self.group,
             {
                 "type": "room.quality",
                 "participant": self.room_pass.participant,
@@ -344,18 +346,13 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
         }
 
     async def _announce(self, state: str) -> None:
-        await self._group_send(self._presence_event(state))
+        await self.send_to_group(self.group, self._presence_event(state))
 
     async def _roll_call(self) -> None:
         """Ask who is here: each participant answers this socket directly."""
-        await self._group_send({"type": "room.who", "reply_to": self.channel_name})
-
-    async def _group_send(self, event: dict[str, Any]) -> None:
-        """Send to the room; while the layer is down the event is lost, not fatal."""
-        try:
-            await self.channel_layer.group_send(self.group, event)
-        except LAYER_ERRORS:
-            self._layer_trouble()
+        await self.send_to_group(
+            self.group, {"type": "room.who", "reply_to": self.channel_name}
+        )
 
     async def _media(self, message: dict[str, Any]) -> None:
         from consult.media.client import media_send
