@@ -91,15 +91,6 @@ class _Stream:
     touched: bool = False
 
 
-@dataclass(slots=True)
-class _Flush:
-    """Everything one ``ingest_many`` call writes and publishes."""
-
-    rows: list[VitalsBatch] = field(default_factory=list)
-    # Per submission: its new rows, to fan out in order.
-    new_rows: dict[int, list[VitalsBatch]] = field(default_factory=dict)
-
-
 @transaction.atomic
 def ingest_many(submissions: list[Submission]) -> list[Outcome]:
     """Store every submission's batches; one outcome per submission, in order.
@@ -110,20 +101,23 @@ def ingest_many(submissions: list[Submission]) -> list[Outcome]:
     outcomes: list[Outcome | None] = [None] * len(submissions)
     cases = _cases(submissions, outcomes)
     streams = _lock_streams(submissions, cases, outcomes)
-    flush = _Flush()
+    # Per stored submission, its new rows (inserted together, fanned out in order).
+    new_rows: dict[int, list[VitalsBatch]] = {}
     for index, sub in enumerate(submissions):
         if outcomes[index] is None:
-            outcomes[index] = _store(sub, cases[index], streams, flush, index)
-    VitalsBatch.objects.bulk_create(flush.rows, ignore_conflicts=True)
+            outcomes[index], new_rows[index] = _store(sub, cases[index], streams)
+    VitalsBatch.objects.bulk_create(
+        [row for rows in new_rows.values() for row in rows], ignore_conflicts=True
+    )
     touched = [s.row for s in streams.values() if s.touched]
     if touched:
         update_rows(touched, _STREAM_FIELDS)
     numerics: dict[Any, list[VitalsBatch]] = defaultdict(list)
-    for index, rows in flush.new_rows.items():
+    for index, rows in new_rows.items():
         for row in rows:
             if row.kind == StreamKind.NUMERICS:
                 numerics[cases[index].pk].append(row)
-    _fan_out(cases, flush, _score_cases(numerics))
+    _fan_out(cases, new_rows, _score_cases(numerics))
     # Every submission got a result or an error above.
     return cast(list[Outcome], outcomes)
 
@@ -219,10 +213,8 @@ def _store(
     sub: Submission,
     case: EmergencyCase,
     streams: dict[StreamKey, _Stream],
-    flush: _Flush,
-    index: int,
-) -> ingest.IngestResult:
-    """Check one submission's batches against its streams; queue the new rows."""
+) -> tuple[ingest.IngestResult, list[VitalsBatch]]:
+    """Check one submission's batches against its streams: its result and new rows."""
     groups: dict[StreamKey, list[ingest.BatchIn]] = defaultdict(list)
     for batch in sub.batches:
         groups[(batch.device_id, batch.stream_id)].append(batch)
@@ -286,9 +278,7 @@ def _store(
             )
         )
         new_rows += rows
-    flush.rows += new_rows
-    flush.new_rows[index] = new_rows
-    return ingest.IngestResult(acks, errors, len(new_rows))
+    return ingest.IngestResult(acks, errors, len(new_rows)), new_rows
 
 
 def _stored_hashes(state: _Stream, group: list[ingest.BatchIn]) -> dict[int, str]:
@@ -368,13 +358,13 @@ def _score_cases(numerics: dict[Any, list[VitalsBatch]]) -> dict[Any, EmergencyC
 
 def _fan_out(
     cases: dict[int, EmergencyCase],
-    flush: _Flush,
+    new_rows: dict[int, list[VitalsBatch]],
     scored: dict[Any, EmergencyCase],
 ) -> None:
     """One feed message per destination hospital; NEWS2 changes to the crews."""
     feeds: dict[int, list[dict[str, Any]]] = defaultdict(list)
     news2_changed: dict[Any, dict[str, Any]] = {}
-    for index, rows in flush.new_rows.items():
+    for index, rows in new_rows.items():
         case = cases[index]
         scores_of = scored.get(case.pk, case)
         case_id = str(case.pk)
