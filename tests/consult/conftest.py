@@ -35,3 +35,25 @@ def redis_layer(settings) -> Iterator[dict]:  # type: ignore[no-untyped-def]
     if layer is not None:
         async_to_sync(layer.flush)()
     channel_layers.backends.clear()
+
+
+@pytest.fixture
+def group_add_fails_once(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
+    """The Redis layer's first ``group_add`` fails as if Redis were down.
+
+    Returns the groups asked for, in order (the failed one first).
+    """
+    from channels_redis.core import RedisChannelLayer
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    real = RedisChannelLayer.group_add
+    calls: list[str] = []
+
+    async def down_once(self, group, channel):  # type: ignore[no-untyped-def]
+        calls.append(group)
+        if len(calls) == 1:
+            raise RedisConnectionError("simulated")
+        return await real(self, group, channel)
+
+    monkeypatch.setattr(RedisChannelLayer, "group_add", down_once)
+    return calls

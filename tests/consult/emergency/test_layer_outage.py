@@ -125,19 +125,10 @@ async def test_groups_forgotten_by_the_layer_are_rejoined(world, redis_layer) ->
 
 
 async def test_crew_socket_opens_while_the_layer_is_down(
-    world, redis_layer, monkeypatch
+    world, redis_layer, group_add_fails_once
 ) -> None:  # type: ignore[no-untyped-def]
     """The uplink does not need the layer: a crew socket opens and gets acks."""
-    real = RedisChannelLayer.group_add
-    calls = []
-
-    async def down_once(self, group, channel):  # type: ignore[no-untyped-def]
-        calls.append(group)
-        if len(calls) == 1:
-            raise RedisConnectionError("simulated")
-        return await real(self, group, channel)
-
-    monkeypatch.setattr(RedisChannelLayer, "group_add", down_once)
+    calls = group_add_fails_once
     case = await sync_to_async(world.open_case)()
     crew = await _socket(f"/ws/emergency/crew/{case.pk}/", world.paramedic)
     await crew.send_json_to({"type": "batch", **batch_dict(uuid.uuid4(), 0)})

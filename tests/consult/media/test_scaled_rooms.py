@@ -36,6 +36,7 @@ from aiortc import (
     VideoStreamTrack,
 )
 from asgiref.sync import sync_to_async
+from django.db import connection
 from django.test import Client
 
 from consult.accounts.models import Role
@@ -43,6 +44,7 @@ from consult.records.context import AccessContext
 from consult.rooms import services
 from tests.consult.media.test_command import wait_until_live, worker_env
 from tests.factories import DepartmentFactory, UserFactory
+from tests.uvicorn_server import database_url, free_port
 
 pytestmark = [
     pytest.mark.redis,
@@ -176,20 +178,6 @@ class Cluster:
     media_prefix: str
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _database_url() -> str:
-    from django.db import connection
-
-    db = connection.settings_dict
-    user, host = db.get("USER") or "postgres", db.get("HOST") or "127.0.0.1"
-    return f"postgres://{user}@{host}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
     # Generous: on a loaded 2-core CI box importing Django, aiortc and OpenCV
     # in four processes at once takes tens of seconds.
@@ -210,7 +198,7 @@ def cluster(registry, media_prefix, media_layer) -> Iterator[Cluster]:  # type: 
     """Two uvicorn web processes and two ``manage.py media_worker`` processes."""
     env = {
         **worker_env(media_prefix, media_layer.prefix),
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(connection.settings_dict),
     }
     processes: list[tuple[subprocess.Popen[bytes], Any]] = []
 
@@ -229,7 +217,7 @@ def cluster(registry, media_prefix, media_layer) -> Iterator[Cluster]:  # type: 
         )
         for n in ("a", "b")
     }
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     web = [
         spawn(
             [

@@ -336,22 +336,9 @@ async def test_a_layer_that_forgets_its_groups_is_survived(people, redis_layer) 
 
 
 async def test_a_room_socket_opens_while_the_layer_is_down(
-    people, redis_layer, monkeypatch
+    people, redis_layer, group_add_fails_once
 ) -> None:  # type: ignore[no-untyped-def]
     """Joining the groups fails once: the socket opens and resyncs when it can."""
-    from channels_redis.core import RedisChannelLayer
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
-    real = RedisChannelLayer.group_add
-    calls: list[str] = []
-
-    async def down_once(self, group, channel):  # type: ignore[no-untyped-def]
-        calls.append(group)
-        if len(calls) == 1:
-            raise RedisConnectionError("simulated")
-        return await real(self, group, channel)
-
-    monkeypatch.setattr(RedisChannelLayer, "group_add", down_once)
     host, guest, _ = people
     room = await sync_to_async(_room_with)(host, guest)
     first = await _join(room, host)
