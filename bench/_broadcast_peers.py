@@ -9,14 +9,13 @@ import sys
 import threading
 import time
 import uuid
-from fractions import Fraction
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import av  # noqa: E402
+import _fanout_peers  # noqa: E402
 from _fanout_peers import (  # noqa: E402
     _config,
     _DecodeErrors,
@@ -65,39 +64,13 @@ def encode_loop(path: Path) -> None:
     path.write_bytes(pickle.dumps(frames[:LOOP]))
 
 
-class LoopTrack(MediaStreamTrack):
-    """Paced pre-encoded packets; a PLI skips ahead to the loop's next keyframe."""
-
-    kind = "video"
-
-    def __init__(self, frames: list[bytes]) -> None:
-        super().__init__()
-        self.frames = frames
-        self.n = 0
-        self.k = 0
-        self.start: float | None = None
-        self.sent: list[tuple[int, int]] = []
-        self.keyframe_requests = 0
+class LoopTrack(_fanout_peers.LoopTrack):
+    """The fan-out bench's paced loop; a PLI skips ahead to the next keyframe."""
 
     def jump(self) -> None:
         """Make the next frame a keyframe without repeating a stamp soon."""
         self.keyframe_requests += 1
         self.k = (self.k // GOP + 1) * GOP % LOOP
-
-    async def recv(self) -> av.Packet:  # type: ignore[override]
-        """The next frame, paced at 30 fps."""
-        loop = asyncio.get_running_loop()
-        if self.start is None:
-            self.start = loop.time()
-        due = self.start + self.n / FPS
-        if due > loop.time():
-            await asyncio.sleep(due - loop.time())
-        packet = av.Packet(self.frames[self.k])
-        packet.pts, packet.time_base = self.n * 3000, Fraction(1, 90000)
-        self.sent.append((self.k, wall_clock_ms()))
-        self.n += 1
-        self.k = (self.k + 1) % LOOP
-        return packet
 
 
 def load_loop(loop_file: str) -> list[bytes]:

@@ -112,7 +112,7 @@ class LoopTrack(MediaStreamTrack):
         packet.pts, packet.time_base = self.n * 3000, Fraction(1, 90000)
         self.sent.append((self.k, wall_clock_ms()))
         self.n += 1
-        self.k = (self.k + 1) % LOOP
+        self.k = (self.k + 1) % len(self.frames)
         return packet
 
 
