@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from media_core.vitals import Vitals, VitalsLayer
+from media_core.vitals import Vitals, VitalsLayer, VitalsSimulator
 from tests.media_core.yuv_asserts import grey_canvas, snapshot
 
 
@@ -51,3 +51,41 @@ def test_trace_resuming_after_a_gap_draws_no_stray_line() -> None:
     bands = _row_bands(changed_rows)
     assert bands, "the flat trace should be drawn"
     assert max(bands) <= 8, bands
+
+
+class Patchy:
+    """A live simulator feed whose waveforms drop out now and then."""
+
+    def __init__(self) -> None:
+        self.sim = VitalsSimulator("trauma", seed=3)
+
+    def numerics_at(self, t: float) -> Vitals:
+        return self.sim.numerics_at(t)
+
+    def waveform(
+        self, kind: str, t0: float, t1: float, fs: float | None = None
+    ) -> tuple[np.ndarray, float]:
+        samples, rate = self.sim.waveform(kind, t0, t1)
+        first = math.ceil(t0 * rate)
+        times = (first + np.arange(len(samples))) / rate
+        return np.where((times % 4.0) < 0.7, math.nan, samples), rate
+
+
+def test_each_frame_gets_the_whole_panel_as_the_layer_holds_it() -> None:
+    """The panel is copied before the sweeps move and only their changed
+    columns after: every fresh frame must still show exactly the panel.
+    Covers wraps (6 s sweeps over 20 s), a seek back, gaps, stalls of
+    different lengths and the fast and array paths (1 to 300 samples)."""
+    layer = VitalsLayer(Patchy(), sweep_seconds=6.0)  # type: ignore[arg-type]
+    t, steps = 50.0, [1 / 30, 1 / 60, 1 / 30, 0.5, 1 / 30, 1 / 25, 1.2]
+    for i in range(420):
+        canvas = grey_canvas(1280, 720)
+        t = 40.0 if i == 300 else t + steps[i % len(steps)]
+        layer.draw(canvas, t)
+        x, y, w, h = layer.region(1280, 720)
+        panel = layer._panel
+        assert np.array_equal(canvas.y[y : y + h, x : x + w], panel.y), f"frame {i}"
+        box = canvas.u[y // 2 : (y + h) // 2, x // 2 : (x + w) // 2]
+        assert np.array_equal(box, panel.u), f"frame {i}"
+        box = canvas.v[y // 2 : (y + h) // 2, x // 2 : (x + w) // 2]
+        assert np.array_equal(box, panel.v), f"frame {i}"
