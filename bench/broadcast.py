@@ -72,7 +72,7 @@ logger = logging.getLogger(__name__)
 
 CASES = [("composite", n) for n in (1, 10, 20)] + [("reencode", n) for n in (1, 2)]
 WARMUP_S = 2.0
-MEASURE_S = 6.0
+MEASURE_S = float(os.environ.get("BENCH_MEASURE_S", "6"))
 #: After "stop", HLS polling goes on this long for the window's last segments.
 HLS_TAIL_S = 3.0
 VIEWER_NICENESS = 10
@@ -210,7 +210,15 @@ def _child(role: str, *args: Any) -> None:
         conn, ctl, loop_file = args
         asyncio.run(publisher(conn, ctl, load_loop(loop_file)))
     elif role == "worker":
-        asyncio.run(_worker(*args))
+        profile = os.environ.get("BENCH_PROFILE")
+        if not profile:
+            asyncio.run(_worker(*args))
+            return
+        # BENCH_PROFILE=path: the worker's event loop under cProfile (its own
+        # thread only; pair with py-spy for the compositor's threads).
+        import cProfile
+
+        cProfile.runctx("asyncio.run(_worker(*args))", globals(), locals(), profile)
     else:
         conn, ctl, names, decode = args
         if not decode:

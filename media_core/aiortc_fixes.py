@@ -59,16 +59,19 @@ from typing import Any
 import av
 from aiortc import RTCRtpReceiver
 from aiortc.codecs import h264, vpx
-from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rate import RemoteBitrateEstimator
 from aiortc.rtcicetransport import RTCIceGatherer
 from aiortc.rtcrtpreceiver import NackGenerator
-from aiortc.rtp import RtpPacket
-from aiortc.utils import uint16_add
 
 from media_core import remb_throttle, rtp_send
 from media_core.compositor.encoding import h264_level
 from media_core.errors import MediaError
+from media_core.jitter_fixes import (
+    jitter_skips,
+    remove_frame_on_marker,
+    skipping_add,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +166,7 @@ class MediaFixes:
             raise MediaError("another MediaFixes is applied; revert it first")
         _ACTIVE.append(self)
         if self.marker_bit:
-            self._set(JitterBuffer, "_remove_frame", _remove_frame_on_marker)
+            self._set(JitterBuffer, "_remove_frame", remove_frame_on_marker)
         if self.video_jitter_capacity:
             self._set(RTCRtpReceiver, "__init__", _receiver_init(self))
         if self.udp_rcvbuf:
@@ -182,7 +185,8 @@ class MediaFixes:
             encode = _vp8_encode(self.vp8_keyframe_interval)
             self._set(vpx.Vp8Encoder, "encode", encode)
         if self.jitter_skip_frames:
-            self._set(JitterBuffer, "add", _jitter_add(self))
+            add = skipping_add(self.jitter_skip_frames, self.jitter_skip_min_wait)
+            self._set(JitterBuffer, "add", add)
         if self.fast_rtp_send:
             for owner, name, replacement in rtp_send.patches():
                 self._set(owner, name, replacement)
@@ -201,44 +205,11 @@ class MediaFixes:
 
 
 _ACTIVE: list[MediaFixes] = []
-_ORIGINAL_REMOVE_FRAME = JitterBuffer._remove_frame
 _ORIGINAL_RECEIVER_INIT = RTCRtpReceiver.__init__
 _ORIGINAL_GATHER = RTCIceGatherer.gather
 _ORIGINAL_NACK_ADD = NackGenerator.add
 _ORIGINAL_SEND_PLI = RTCRtpReceiver._send_rtcp_pli
 _ORIGINAL_VP8_ENCODE = vpx.Vp8Encoder.encode
-_ORIGINAL_JITTER_ADD = JitterBuffer.add
-#: WebRTC video RTP clock (Hz), and the frame interval assumed until measured.
-_VIDEO_CLOCK = 90_000
-_DEFAULT_INTERVAL = _VIDEO_CLOCK // 30
-
-
-def _remove_frame_on_marker(
-    self: JitterBuffer, sequence_number: int
-) -> JitterFrame | None:
-    """Emit the head frame as soon as its packets run contiguously to the marker.
-
-    Falls back to aiortc's rule (a packet of the next frame completes it) when
-    a marker is lost. Audio buffers keep aiortc's prefetch logic.
-    """
-    if not self._is_video or self._prefetch:
-        return _ORIGINAL_REMOVE_FRAME(self, sequence_number)
-    packets = []
-    timestamp = None
-    for count in range(self.capacity):
-        packet = self._packets[(self._origin + count) % self._capacity]
-        if packet is None:
-            return None
-        if timestamp is None:
-            timestamp = packet.timestamp
-        elif packet.timestamp != timestamp:
-            self.remove(count)
-            return JitterFrame(b"".join(p._data for p in packets), timestamp)
-        packets.append(packet)
-        if packet.marker:
-            self.remove(count + 1)
-            return JitterFrame(b"".join(p._data for p in packets), timestamp)
-    return None
 
 
 def _receiver_init(fixes: MediaFixes) -> Any:
@@ -398,95 +369,4 @@ def _vp8_encode(interval: float) -> Any:
     return encode
 
 
-def _ts_after(a: int, b: int) -> int:
-    """``a - b`` for 32-bit RTP timestamps, signed (wraps around)."""
-    diff = (a - b) & 0xFFFFFFFF
-    return diff - (1 << 32) if diff >= 1 << 31 else diff
-
-
-def _jitter_add(fixes: MediaFixes) -> Any:
-    frames = float(fixes.jitter_skip_frames or 0.0)
-    floor = round(fixes.jitter_skip_min_wait * _VIDEO_CLOCK)
-
-    def add(self: JitterBuffer, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
-        if not self._is_video or self._prefetch:
-            return _ORIGINAL_JITTER_ADD(self, packet)
-        state = self.__dict__
-        skipped = state.get("_fix_skipped")
-        if skipped is not None and self._origin is not None:
-            first, count = skipped
-            seq = packet.sequence_number
-            behind = uint16_add(self._origin, -seq)
-            if 0 < behind < 0x8000 and uint16_add(seq, -first) < count:
-                # A retransmission of a packet already given up on: aiortc
-                # would reset the whole buffer for one 100 packets late.
-                return False, None
-        pli, frame = _ORIGINAL_JITTER_ADD(self, packet)
-        newest = state.get("_fix_newest")
-        if newest is None or _ts_after(packet.timestamp, newest) > 0:
-            state["_fix_newest"] = newest = packet.timestamp
-        interval = state.get("_fix_interval", _DEFAULT_INTERVAL)
-        last = state.get("_fix_last")
-        if frame is not None:
-            step = _ts_after(frame.timestamp, last) if last is not None else 0
-            if 0 < step <= _VIDEO_CLOCK:
-                state["_fix_interval"] = step
-            state["_fix_last"] = frame.timestamp
-            return pli, frame
-        if last is None:
-            # As if the frame before the first one had just been emitted.
-            state["_fix_last"] = last = (packet.timestamp - interval) & 0xFFFFFFFF
-        # How much newer than the oldest waiting frame (last + interval) the
-        # newest packet is; checked on every packet, so it must stay O(1).
-        waited = _ts_after(newest, last) - interval
-        if waited <= max(frames * interval, floor):
-            return pli, None
-        if state.get("_fix_tried") == newest:
-            return pli, None  # scanned for this frame already: wait for the next
-        state["_fix_tried"] = newest
-        resume = _resume_point(self)
-        if resume is None:
-            return pli, None
-        seq, timestamp = resume
-        count = uint16_add(seq, -self._origin)
-        state["_fix_skipped"] = (self._origin, count)
-        state["_fix_skips"] = state.get("_fix_skips", 0) + 1
-        self.remove(count)
-        state["_fix_last"] = (timestamp - interval) & 0xFFFFFFFF
-        logger.debug("jitter buffer skipped %s packets to %s", count, seq)
-        frame = self._remove_frame(packet.sequence_number)
-        if frame is not None:
-            state["_fix_last"] = frame.timestamp
-        # The skipped frames were references: ask for a keyframe.
-        return True, frame
-
-    return add
-
-
-def _resume_point(buffer: JitterBuffer) -> tuple[int, int] | None:
-    """``(sequence number, timestamp)`` of the first packet after the oldest
-    gap that surely starts a frame (its predecessor is present and carries the
-    marker or another timestamp), or ``None``."""
-    capacity, packets, origin = buffer._capacity, buffer._packets, buffer._origin
-    if origin is None:
-        return None
-    gap = False
-    previous: RtpPacket | None = None
-    for count in range(capacity):
-        packet = packets[(origin + count) % capacity]
-        if packet is None:
-            gap, previous = True, None
-            continue
-        if (
-            gap
-            and previous is not None
-            and (previous.marker or previous.timestamp != packet.timestamp)
-        ):
-            return uint16_add(origin, count), packet.timestamp
-        previous = packet
-    return None
-
-
-def jitter_skips(buffer: JitterBuffer) -> int:
-    """How many times ``jitter_skip_frames`` skipped over a gap in ``buffer``."""
-    return int(buffer.__dict__.get("_fix_skips", 0))
+__all__ = ["MB", "MediaFixes", "X264Settings", "jitter_skips", "rcvbuf_sizes"]
