@@ -25,7 +25,10 @@ HLS latency: the driver polls the playlist every 20 ms and keeps each segment
 as it appears; a frame's latency is the time its segment appeared in the
 playlist minus the time the publisher sent it. ``MediaFixes()`` is applied in
 every process. CPU is process CPU time / wall time (100 % = one core); loop
-stall is the worker loop's overshoot of a 10 ms sleep. Target: 1080p at 30 fps
+stall is the worker loop's overshoot of a 10 ms sleep. Developer knobs:
+``BENCH_CASES`` (e.g. ``composite20``), ``BENCH_MEASURE_S``, ``BENCH_PROFILE``
+(cProfile of the worker's loop to that path) and ``BENCH_WORKER_SEND=stock``
+(the worker with aiortc's own RTP send path and REMB pace). Target: 1080p at 30 fps
 to >= 20 WebRTC viewers within the worker's 2 cores. The last line is
 machine-readable: ``bench: ...``.
 """
@@ -84,7 +87,11 @@ VIEWER_NICENESS = 10
 async def _worker(
     mode: str, pub: Connection, views: list[Connection], ctl: Connection, out: str
 ) -> None:
-    MediaFixes().apply()
+    if os.environ.get("BENCH_WORKER_SEND") == "stock":
+        # For an A/B run: the worker with aiortc's own send path and REMB pace.
+        MediaFixes(fast_rtp_send=False, remb_interval=None).apply()
+    else:
+        MediaFixes().apply()
     loop = asyncio.get_running_loop()
     inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     for name, conn in [("pub", pub), ("ctl", ctl)] + [("view", v) for v in views]:
