@@ -14,6 +14,7 @@ from fractions import Fraction
 from types import SimpleNamespace
 
 import av
+import pylibsrtp
 import pytest
 from aioice.ice import StunProtocol
 from aiortc import RTCPeerConnection, RTCRtpSender
@@ -245,3 +246,24 @@ async def test_direct_send_only_on_a_plain_udp_pair() -> None:
     unpaired.transport._connection._nominated.clear()
     with pytest.raises(ConnectionError):
         rtp_send._datagram_sink(unpaired)  # type: ignore[arg-type]
+
+
+def _srtp_session(direction: int) -> pylibsrtp.Session:
+    key = bytes(range(30))  # 16-byte key and 14-byte salt, synthetic
+    return pylibsrtp.Session(policy=pylibsrtp.Policy(key=key, ssrc_type=direction))
+
+
+def test_protector_writes_what_pylibsrtp_protect_writes() -> None:
+    ours = rtp_send._Protector(_srtp_session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND))
+    theirs = _srtp_session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+    receiver = _srtp_session(pylibsrtp.Policy.SSRC_ANY_INBOUND)
+    for seq in range(200):
+        packet = RtpPacket(payload_type=96, sequence_number=seq, timestamp=seq * 3000)
+        packet.ssrc = 1234
+        packet.payload = bytes([seq % 256]) * (1 + seq * 6)
+        data = packet.serialize()
+        protected = ours(data)
+        assert protected == theirs.protect(data)
+        assert receiver.unprotect(protected) == data
+    with pytest.raises(ValueError):
+        ours(bytes(1500))
