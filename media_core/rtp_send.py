@@ -117,8 +117,8 @@ def _datagram_sink(dtls: RTCDtlsTransport) -> tuple[asyncio.DatagramTransport, A
 
 class _Protector:
     """``session.protect`` for one frame's packets, minus pylibsrtp's per-call
-    wrapper (an ``ffi.new``, checks and name-mangled lookups: 8 us of the
-    18 us a packet took, the AES and HMAC themselves being the rest).
+    wrapper (an ``ffi.new``, checks and name-mangled lookups: about 5 us of
+    Python a packet; the AES and HMAC themselves take ~12 us a packet).
 
     Same buffer and library call as ``Session.protect``, on the same thread.
     Holds the session: its ``srtp_t`` is freed with it.
@@ -153,7 +153,6 @@ async def _run_rtp(self: RTCRtpSender, codec: RTCRtpCodecParameters) -> None:
     getattr(self, _SENDER + "rtp_started").set()
     history: dict[int, Any] = getattr(self, _SENDER + "rtp_history")
     extensions_map = getattr(self, _SENDER + "rtp_header_extensions_map")
-    dtls: RTCDtlsTransport = self.transport
     sequence_number = random_sequence_number()
     timestamp_origin = random32()
     try:
@@ -179,7 +178,7 @@ async def _run_rtp(self: RTCRtpSender, codec: RTCRtpCodecParameters) -> None:
             unmarked = header[1] & 0x7F
             payloads = enc_frame.payloads
             last = len(payloads) - 1
-            dtls = self.transport
+            dtls: RTCDtlsTransport = self.transport
             sink, address = _datagram_sink(dtls)
             protect = _Protector(dtls._tx_srtp)
             sent_bytes = octets = 0
