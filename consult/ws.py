@@ -181,6 +181,11 @@ class ValidatedJsonConsumer(AsyncJsonWebsocketConsumer):
         except LAYER_ERRORS:
             self._layer_trouble()
 
+    async def leave_groups(self) -> None:
+        """Leave every group this socket joined (on disconnect)."""
+        for group in list(self.groups_joined):
+            await self.leave_group(group)
+
     async def send_to_group(self, group: str, event: dict[str, Any]) -> None:
         """Send a live event; while the layer is down it is lost, not fatal
         (clients catch up after the resync)."""

@@ -195,29 +195,13 @@ async def _run_rtp(self: RTCRtpSender, codec: RTCRtpCodecParameters) -> None:
                     sent_bytes += len(protected)
                 octets += len(payload)
                 sequence_number = uint16_add(sequence_number, 1)
-            if sink is not None:
-                setattr(
-                    dtls,
-                    _DTLS + "tx_bytes",
-                    getattr(dtls, _DTLS + "tx_bytes") + sent_bytes,
-                )
-                setattr(
-                    dtls,
-                    _DTLS + "tx_packets",
-                    getattr(dtls, _DTLS + "tx_packets") + len(payloads),
-                )
+            if sink is not None:  # aiortc's path counts its own
+                _add(dtls, _DTLS + "tx_bytes", sent_bytes)
+                _add(dtls, _DTLS + "tx_packets", len(payloads))
             setattr(self, _SENDER + "ntp_timestamp", clock.current_ntp_time())
             setattr(self, _SENDER + "rtp_timestamp", timestamp)
-            setattr(
-                self,
-                _SENDER + "octet_count",
-                getattr(self, _SENDER + "octet_count") + octets,
-            )
-            setattr(
-                self,
-                _SENDER + "packet_count",
-                getattr(self, _SENDER + "packet_count") + len(payloads),
-            )
+            _add(self, _SENDER + "octet_count", octets)
+            _add(self, _SENDER + "packet_count", len(payloads))
     except (asyncio.CancelledError, ConnectionError, MediaStreamError):
         pass
     except Exception:  # noqa: BLE001 - logged, as aiortc does
@@ -230,6 +214,11 @@ async def _run_rtp(self: RTCRtpSender, codec: RTCRtpCodecParameters) -> None:
     setattr(self, _SENDER + "encoder", None)
     log_debug("- RTP finished")
     getattr(self, _SENDER + "rtp_exited").set()
+
+
+def _add(owner: object, name: str, amount: int) -> None:
+    """Add to one of aiortc's private counters (statistics, RTCP reports)."""
+    setattr(owner, name, getattr(owner, name) + amount)
 
 
 async def _retransmit(self: RTCRtpSender, sequence_number: int) -> None:

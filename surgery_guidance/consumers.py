@@ -145,8 +145,7 @@ class GuidanceConsumer(ValidatedJsonConsumer, MediaReplies):
     async def disconnect(self, code: int) -> None:
         if getattr(self, "op_pass", None) is None:
             return
-        for group in list(self.groups_joined):
-            await self.leave_group(group)
+        await self.leave_groups()
         if self.watching:
             try:
                 await self._media({"type": "media.leave"})

@@ -73,8 +73,7 @@ class _EmergencyConsumer(ValidatedJsonConsumer):
 
     async def disconnect(self, code: int) -> None:
         """Leave every group (no zombie memberships)."""
-        for group in list(self.groups_joined):
-            await self.leave_group(group)
+        await self.leave_groups()
         token_task = getattr(self, "_token_task", None)
         if token_task is not None:
             token_task.cancel()

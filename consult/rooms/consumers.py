@@ -144,8 +144,7 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
         if getattr(self, "room_pass", None) is None or not hasattr(self, "group"):
             return
         await self._announce("left")
-        for group in list(self.groups_joined):
-            await self.leave_group(group)
+        await self.leave_groups()
         try:
             await self._media({"type": "media.leave"})
         except (ConsultError, *LAYER_ERRORS):
