@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from types import SimpleNamespace
@@ -112,7 +113,14 @@ async def _call(fixes: MediaFixes, seconds: float, drop_one: bool = False) -> Wi
         fixes.revert()
 
 
-def _recorder(original, wire: Wire, kind: str, drop_now):  # noqa: ANN001, ANN202
+Handler = Callable[[RtpPacket, int], Awaitable[None]]
+
+
+def _recorder(
+    original: Handler, wire: Wire, kind: str, drop_now: Callable[[], bool]
+) -> Handler:
+    """The receiver's RTP handler, recording each packet (or dropping one)."""
+
     async def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
         media = packet.payload_type == wire.media_types[kind]
         if kind == "video" and media and wire.dropped is None and drop_now():

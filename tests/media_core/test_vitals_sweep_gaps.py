@@ -72,10 +72,11 @@ class Patchy:
 
 
 def test_each_frame_gets_the_whole_panel_as_the_layer_holds_it() -> None:
-    """The panel is copied before the sweeps move and only their changed
-    columns after: every fresh frame must still show exactly the panel.
-    Covers wraps (6 s sweeps over 20 s), a seek back, gaps, stalls of
-    different lengths and the fast and array paths (1 to 300 samples)."""
+    """After every draw the frame shows exactly the panel the layer holds: a
+    guard for any change that copies less than the whole panel (such as only
+    the columns the sweeps changed). Covers wraps (6 s sweeps over 20 s), a
+    seek back, gaps, stalls of different lengths and the fast and array paths
+    (1 to 300 samples)."""
     layer = VitalsLayer(Patchy(), sweep_seconds=6.0)  # type: ignore[arg-type]
     t, steps = 50.0, [1 / 30, 1 / 60, 1 / 30, 0.5, 1 / 30, 1 / 25, 1.2]
     for i in range(420):

@@ -45,6 +45,13 @@ async def _join(room: Room, user) -> WebsocketCommunicator:  # type: ignore[no-u
     return socket
 
 
+async def _both_joined(people):  # type: ignore[no-untyped-def]
+    """A room of the host and a guest, both with their sockets open."""
+    host, guest, _ = people
+    room = await sync_to_async(_room_with)(host, guest)
+    return host, guest, room, await _join(room, host), await _join(room, guest)
+
+
 async def _refused_with(socket: WebsocketCommunicator) -> int | None:
     """Connect and return the close code the server refuses with (None if kept open)."""
     connected, code = await socket.connect()
@@ -79,10 +86,7 @@ def people(db):  # type: ignore[no-untyped-def]
 
 async def test_joining_is_announced_to_those_present(people, redis_layer) -> None:  # type: ignore[no-untyped-def]
     """A second participant's arrival reaches the first as presence 'joined'."""
-    host, guest, _ = people
-    room = await sync_to_async(_room_with)(host, guest)
-    first = await _join(room, host)
-    second = await _join(room, guest)
+    host, guest, room, first, second = await _both_joined(people)
     joined = await _next(first, "presence")
     present = await _next(second, "presence")
     assert (joined["participant"], joined["state"]) == (f"u{guest.pk}", "joined")
@@ -93,10 +97,7 @@ async def test_joining_is_announced_to_those_present(people, redis_layer) -> Non
 
 async def test_leaving_is_announced(people, redis_layer) -> None:  # type: ignore[no-untyped-def]
     """When a participant's socket closes, the others get presence 'left'."""
-    host, guest, _ = people
-    room = await sync_to_async(_room_with)(host, guest)
-    first = await _join(room, host)
-    second = await _join(room, guest)
+    host, guest, room, first, second = await _both_joined(people)
     await _next(first, "presence")
     await second.disconnect()
     left = await _next(first, "presence")
@@ -200,10 +201,7 @@ async def test_chat_is_stored_encrypted(people, redis_layer) -> None:  # type: i
 
 async def test_host_removes_a_participant(people, redis_layer) -> None:  # type: ignore[no-untyped-def]
     """The removed participant's socket closes with 4403 and they cannot come back."""
-    host, guest, _ = people
-    room = await sync_to_async(_room_with)(host, guest)
-    first = await _join(room, host)
-    second = await _join(room, guest)
+    host, guest, room, first, second = await _both_joined(people)
     await first.send_json_to(
         {"type": "host", "action": "remove", "participant": f"u{guest.pk}"}
     )
@@ -253,10 +251,7 @@ async def test_locked_room_refuses_newcomers_but_not_hosts(people, redis_layer) 
 
 async def test_ending_the_room_closes_every_socket(people, redis_layer) -> None:  # type: ignore[no-untyped-def]
     """'end' closes everyone with 4403 and marks the room ended."""
-    host, guest, _ = people
-    room = await sync_to_async(_room_with)(host, guest)
-    first = await _join(room, host)
-    second = await _join(room, guest)
+    host, guest, room, first, second = await _both_joined(people)
     await first.send_json_to({"type": "host", "action": "end"})
     await _next(second, "host")
     closed = await second.receive_output(timeout=5)
@@ -310,10 +305,7 @@ async def test_a_layer_that_forgets_its_groups_is_survived(people, redis_layer) 
 
     from channels.layers import get_channel_layer
 
-    host, guest, _ = people
-    room = await sync_to_async(_room_with)(host, guest)
-    first = await _join(room, host)
-    second = await _join(room, guest)
+    host, guest, room, first, second = await _both_joined(people)
     await _next(first, "presence")
     await asyncio.sleep(1.5)  # the layer watch has primed its sentinel
     await get_channel_layer().flush()
