@@ -53,6 +53,12 @@ class UnknownPeer(ProtocolError, LookupError):
     code = "unknown_peer"
 
 
+class StaleSession(ProtocolError, LookupError):
+    """The participant's media belongs to a newer socket than the sender's."""
+
+    code = "stale_session"
+
+
 class UnknownTrack(ProtocolError, LookupError):
     """No such published track in the room."""
 

@@ -8,6 +8,7 @@ so the worker can answer ``media.error`` with the protocol's code.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from aiortc import RTCIceCandidate, RTCSessionDescription
@@ -16,6 +17,8 @@ from aiortc.sdp import SessionDescription, candidate_from_sdp, candidate_to_sdp
 from media_core.errors import InvalidMessage, MalformedSdp
 
 logger = logging.getLogger(__name__)
+
+_ICE_UFRAG = re.compile(r"^a=ice-ufrag:(\S+)", re.MULTILINE)
 
 #: Larger SDP is refused before parsing (a browser offer is a few KB).
 MAX_SDP_BYTES = 64 * 1024
@@ -41,6 +44,12 @@ def description_from_sdp(sdp: object, sdp_type: str) -> RTCSessionDescription:
     if not parsed.media:
         raise MalformedSdp("sdp has no media section")
     return RTCSessionDescription(sdp=sdp, type=sdp_type)
+
+
+def ice_ufrag(sdp: str) -> str | None:
+    """The first ``a=ice-ufrag`` of ``sdp`` (bundled sections share it), or None."""
+    found = _ICE_UFRAG.search(sdp)
+    return found.group(1) if found else None
 
 
 def description_to_dict(description: RTCSessionDescription) -> dict[str, str]:

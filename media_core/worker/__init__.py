@@ -70,7 +70,8 @@ keeps its id. Clients treat ids as opaque: ``mid`` is the publish
 transceiver's mid (``null`` for a composite) and ``label`` the browser's
 track id (msid).
 
-Error codes: ``malformed_sdp``, ``unknown_peer``, ``unknown_track``,
+Error codes: ``malformed_sdp``, ``unknown_peer``, ``stale_session`` (the
+participant's media was taken over by a newer socket), ``unknown_track``,
 ``unknown_room``, ``rate_limited`` (a ``media.keyframe`` inside the per-track
 0.5 s window; the request is still coalesced into the next one),
 ``invalid_message``, ``worker_overloaded`` (more than 64 messages queued for one

@@ -27,13 +27,14 @@ from media_core.errors import (
     MalformedSdp,
     MediaError,
     RateLimited,
+    StaleSession,
     UnknownPeer,
     UnknownRoom,
     UnknownTrack,
 )
 from media_core.peers import PeerRegistry
 from media_core.relay import TrackRelay
-from media_core.signaling import candidate_from_dict, description_from_sdp
+from media_core.signaling import candidate_from_dict, description_from_sdp, ice_ufrag
 from media_core.tap import codec_preferences_for, install_tap, negotiated_codec
 from media_core.worker.rooms import (
     Participant,
@@ -86,20 +87,42 @@ class RoomHandlers:
             room = self._rooms[room_id] = Room(room_id)
         return room
 
-    def _participant(self, room: Room, message: Message) -> Participant:
-        pid = message["participant"]
+    async def _participant(self, room: Room, message: Message) -> Participant:
+        """The sender's participant, created on first use, owned by its socket.
+
+        Each socket sends with its own ``reply_to``. A browser whose socket
+        dropped comes back on a new one, and its first offer or subscribe may
+        reach the worker before the old socket's ``media.leave`` does: the new
+        socket takes the participant over, and the old socket's peers (closed by
+        the browser when its socket went) are dropped now, not renegotiated.
+        """
+        pid, reply_to = message["participant"], message["reply_to"]
         member = room.participants.get(pid)
         if member is None:
-            member = room.participants[pid] = Participant(pid, message["reply_to"])
-        member.reply_to = message["reply_to"]
+            member = room.participants[pid] = Participant(pid, reply_to)
+        elif member.reply_to != reply_to:
+            logger.info(
+                "worker %s: %s of %s is on a new socket; its old peers are dropped",
+                self.worker_id,
+                pid,
+                room.room_id,
+            )
+            had_tracks = bool(room.tracks_of(pid))
+            await self._drop_pub(room, member)
+            await self._drop_sub(room, member)
+            member.reply_to = reply_to
+            if had_tracks:
+                self._announce(room)
         return member
 
     def _known(self, message: Message) -> tuple[Room, Participant]:
+        """The sender's participant, which its socket must own (see above)."""
         room = self._room(message)
         member = room.participants.get(message["participant"])
         if member is None:
             raise UnknownPeer(f"no participant {message['participant']} in the room")
-        member.reply_to = message["reply_to"]
+        if member.reply_to != message["reply_to"]:
+            raise StaleSession("this socket's media was taken over by a newer one")
         return room, member
 
     # -- publish ----------------------------------------------------------------
@@ -109,10 +132,18 @@ class RoomHandlers:
             raise InvalidMessage('media.offer must have pc "pub"')
         description = description_from_sdp(message.get("sdp"), "offer")
         room = self._room(message, create=True)
-        member = self._participant(room, message)
+        member = await self._participant(room, message)
+        key = (room.room_id, member.participant_id, "pub")
+        if member.pub is not None and (
+            self._peers.get(key) is not member.pub
+            or _another_connection(member.pub, description.sdp)
+        ):
+            # The browser's connection was replaced (aiortc cannot restart ICE,
+            # so new ICE credentials mean a new peer), or this one failed and its
+            # ``_peer_failed`` is queued behind the offer: publish afresh.
+            await self._drop_pub(room, member)
         pc, created = member.pub, False
         if pc is None:
-            key = (room.room_id, member.participant_id, "pub")
             pc = member.pub = self._peers.create(key, self._config)
             created = True
 
@@ -198,13 +229,15 @@ class RoomHandlers:
         missing = [t for t in track_ids if t not in room.tracks]
         if missing:
             raise UnknownTrack(f"no such tracks: {', '.join(missing)}")
-        member = self._participant(room, message)
+        member = await self._participant(room, message)
+        key = (room.room_id, member.participant_id, "sub")
+        if member.sub is not None and self._peers.get(key) is not member.sub:
+            await self._drop_sub(room, member)  # failed and closed, as for ``pub``
         if member.sub is None:
             config = RTCConfiguration(
                 iceServers=self._config.iceServers,
                 bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
             )
-            key = (room.room_id, member.participant_id, "sub")
             member.sub = self._peers.create(key, config)
         for track_id in track_ids:
             if track_id in member.subscriptions:
@@ -302,7 +335,10 @@ class RoomHandlers:
         )
 
     async def _on_leave(self, message: Message) -> None:
-        room, member = self._known(message)
+        try:
+            room, member = self._known(message)
+        except StaleSession:
+            return  # the socket went after a newer one took over: nothing is its own
         await self._remove_participant(room, member)
         self._announce(room)
         if not room.participants:
@@ -349,6 +385,8 @@ class RoomHandlers:
         member = room.participants.get(message["participant"]) if room else None
         if room is None or member is None:
             return
+        if self._peers.get((room.room_id, member.participant_id, message["pc"])):
+            return  # a newer connection replaced the failed one meanwhile
         if message["pc"] == "pub":
             await self._drop_pub(room, member)
             self._announce(room)
@@ -372,6 +410,12 @@ def fresh_track_id(participant: str, mid: str | None, taken: Container[str]) -> 
 def is_id(value: object) -> bool:
     """Whether ``value`` is a usable id: a non-empty string of at most 200 chars."""
     return isinstance(value, str) and 0 < len(value) <= _MAX_ID
+
+
+def _another_connection(pc: RTCPeerConnection, offer_sdp: str) -> bool:
+    """Whether ``offer_sdp`` comes from another browser connection than ``pc``'s."""
+    current = pc.remoteDescription
+    return current is not None and ice_ufrag(current.sdp) != ice_ufrag(offer_sdp)
 
 
 def _transceiver_of(

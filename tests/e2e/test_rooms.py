@@ -372,5 +372,31 @@ def test_a_cut_socket_reconnects_and_resumes(browser, live_url) -> None:  # type
     guest_page.evaluate("window.__room.media.tiles.forEach((t) => { t.frames = 0; })")
     _wait_video_from(host_page, [_pid(guest)])
     _wait_video_from(guest_page, [_pid(host)])
+
+    # Another tab of the guest subscribes on its own socket and goes: it took the
+    # guest's media over, so the first tab's connections stay down with its socket
+    # open. The tab notices, cycles its socket and the picture comes back both ways.
+    guest_page.evaluate(
+        """(roomId) => new Promise((resolve, reject) => {
+            const info = [...window.__room.media.trackInfo.values()];
+            const track = info.find((t) => t.kind === "video" && t.participant !== window.__room.state.welcome.participant);
+            const ws = new WebSocket(`ws://${location.host}/ws/rooms/${roomId}/`);
+            ws.onmessage = (e) => {
+                const msg = JSON.parse(e.data);
+                if (msg.type === "welcome") ws.send(JSON.stringify({ type: "media.subscribe", tracks: [track.track] }));
+                if (msg.type === "media.offer") { ws.close(); resolve(); }
+            };
+            setTimeout(() => reject(new Error("no subscribe offer")), 15000);
+        })""",
+        str(room.pk),
+    )
+    guest_page.wait_for_function(
+        "window.__room.roomSocket.open && window.__room.roomSocket.opened === 3",
+        timeout=MEDIA_TIMEOUT,
+    )
+    host_page.evaluate("window.__room.media.tiles.forEach((t) => { t.frames = 0; })")
+    guest_page.evaluate("window.__room.media.tiles.forEach((t) => { t.frames = 0; })")
+    _wait_video_from(host_page, [_pid(guest)])
+    _wait_video_from(guest_page, [_pid(host)])
     for context in (host_ctx, guest_ctx):
         context.close()

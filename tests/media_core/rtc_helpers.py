@@ -70,10 +70,13 @@ class Receiver:
 class Client:
     """A browser stand-in talking to a worker through a ``QueueTransport``."""
 
-    def __init__(self, transport: QueueTransport, participant: str) -> None:
+    def __init__(
+        self, transport: QueueTransport, participant: str, channel: str = ""
+    ) -> None:
         self.transport = transport
         self.participant = participant
-        self.channel = f"chan.{participant}"
+        # One channel per socket: a reconnecting browser comes back on a new one.
+        self.channel = channel or f"chan.{participant}"
         self.pub: RTCPeerConnection | None = None
         self.sub: RTCPeerConnection | None = None
         self.receivers: list[Receiver] = []

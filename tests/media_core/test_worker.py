@@ -9,7 +9,13 @@ import re
 import pytest
 from aiortc import RTCSessionDescription
 
-from tests.media_core.rtc_helpers import GROUP, Client, running_worker, stamped_track
+from tests.media_core.rtc_helpers import (
+    GROUP,
+    ROOM,
+    Client,
+    running_worker,
+    stamped_track,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -253,3 +259,81 @@ async def test_a_restarted_worker_never_repeats_a_track_id() -> None:
             ids.append(await _publish(alice, transport))
             await alice.close()
     assert ids[0] != ids[1]
+
+
+async def test_a_reconnected_socket_takes_over_before_the_old_leave_arrives() -> None:
+    """A browser whose socket dropped republishes on a new socket before the old
+    socket's ``media.leave`` reaches the worker: the new socket's offer replaces
+    the dead peers (their track leaves the list), the late leave changes nothing,
+    and a subscriber decodes the new stream throughout."""
+    async with running_worker() as (worker, transport):
+        old = Client(transport, "alice", channel="chan.alice.1")
+        bob = Client(transport, "bob")
+        first = await _publish(old, transport)
+        await bob.subscribe([first])
+        await bob.receivers[0].wait_frames(5)
+        await old.close()  # the browser closes its peers when the socket drops
+
+        new = Client(transport, "alice", channel="chan.alice.2")
+        await new.publish(stamped_track())
+        listed = []
+        while not any(t["track"] != first for t in listed):
+            listed = (await transport.expect_group(GROUP, "media.tracks"))["tracks"]
+        assert [t["track"] for t in listed if t["participant"] == "alice"] != [first]
+        assert first not in {t["track"] for t in listed}
+        second = next(t["track"] for t in listed if t["participant"] == "alice")
+
+        old.send("media.leave")  # late: the old socket's disconnect
+        old.send("media.ice", pc="pub", candidate=None)
+        refused = await old.expect("media.error")
+        assert refused["code"] == "stale_session" and refused["for"] == "media.ice"
+        new.send("media.stats")
+        assert set((await new.expect("media.stats"))["tracks"]) == {second}
+        assert worker.load()["peers"] == 2  # alice's new pub, bob's sub
+
+        await bob.subscribe([second])
+        await asyncio.sleep(0.1)
+        await bob.receivers[-1].wait_frames(10)
+        await new.close()
+        await bob.close()
+
+
+async def test_a_leave_from_the_owning_socket_still_removes_everything() -> None:
+    """The ownership rule does not keep a participant whose own socket leaves."""
+    async with running_worker() as (worker, transport):
+        old = Client(transport, "alice", channel="chan.alice.1")
+        await _publish(old, transport)
+        await old.close()
+        new = Client(transport, "alice", channel="chan.alice.2")
+        await new.publish(stamped_track())
+        while not (await transport.expect_group(GROUP, "media.tracks"))["tracks"]:
+            pass  # the takeover's list (empty) comes before the new publish's
+        assert worker.load()["tracks"] == 1
+        new.send("media.leave")
+        while (await transport.expect_group(GROUP, "media.tracks"))["tracks"]:
+            pass
+        assert worker.load()["peers"] == 0
+        await new.close()
+
+
+async def test_a_late_failure_of_a_replaced_connection_leaves_the_new_one() -> None:
+    """A publish connection fails and the same socket republishes; the failure's
+    notice, queued behind the new offer, must not drop the new connection."""
+    async with running_worker() as (worker, transport):
+        alice = Client(transport, "alice")
+        first = await _publish(alice, transport)
+        await alice.close()
+        again = Client(transport, "alice")  # same socket, new connection
+        await again.publish(stamped_track())
+        listed: list[dict[str, object]] = []
+        while not any(t["track"] != first for t in listed):
+            listed = (await transport.expect_group(GROUP, "media.tracks"))["tracks"]
+        await worker._on_peer_failed((ROOM, "alice", "pub"))  # the old one's, late
+        await asyncio.sleep(0.2)
+        assert worker.load()["tracks"] == 1 and worker.load()["peers"] == 1
+        bob = Client(transport, "bob")
+        await bob.subscribe([str(listed[-1]["track"])])
+        await asyncio.sleep(0.1)
+        await bob.receivers[0].wait_frames(5)
+        await again.close()
+        await bob.close()

@@ -6,6 +6,9 @@ import { button, el, median } from "./util.js";
 const LATENCY_WINDOW_MS = 5000;
 const READ_EVERY_MS = 100;
 const PUB_ANSWER_TIMEOUT_MS = 10000;
+// A peer connection not connected for this long is treated as failed. Chrome does not
+// always reach "failed" (a worker that closed its side can leave it "disconnected").
+const STALL_MS = 20000;
 
 function maxHeightWanted(fallback) {
   const q = Number(new URLSearchParams(location.search).get("video"));
@@ -133,10 +136,17 @@ export class Media extends EventTarget {
     if (this.audioCtx) this.audioCtx.close().catch(() => {});
   }
 
-  /** A subscribed tile without frames: ask for a keyframe, then subscribe afresh. */
+  /** A connection that stays down counts as failed; a subscribed tile without frames
+   *  gets a keyframe request, then a fresh subscription. */
   unstick() {
-    if (!this.sub || this.sub.connectionState !== "connected") return;
     const now = performance.now();
+    for (const [name, pc] of [["pub", this.pub], ["sub", this.sub]]) {
+      if (pc && pc.downSince !== null && now - pc.downSince > STALL_MS) {
+        pc.downSince = now;  // at most once a window; the page cycles the socket
+        this.dispatchEvent(new CustomEvent("failed", { detail: name }));
+      }
+    }
+    if (!this.sub || this.sub.connectionState !== "connected") return;
     const again = [];
     for (const [id, tile] of this.tiles) {
       if (!this.subscribed.has(id) || this.pending.includes(id)) continue;
@@ -296,6 +306,7 @@ export class Media extends EventTarget {
   async publish() {
     this.closePeers();
     const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
+    pc.downSince = performance.now();
     this.pub = pc;
     pc.addEventListener("icecandidate", (e) => {
       if (pc === this.pub) this.send({ type: "media.ice", pc: "pub", candidate: e.candidate ? e.candidate.toJSON() : null });
@@ -318,6 +329,8 @@ export class Media extends EventTarget {
    *  cannot restart ICE, so the room socket is cycled: the server then closes this
    *  participant's peers, and the new socket publishes and subscribes afresh. */
   watch(pc) {
+    if (pc.connectionState === "connected") pc.downSince = null;
+    else if (pc.downSince === null) pc.downSince = performance.now();
     if (pc === this.pub || pc === this.sub) {
       this.dispatchEvent(new CustomEvent("connection", { detail: { pc: pc === this.pub ? "pub" : "sub", state: pc.connectionState } }));
     }
@@ -420,6 +433,7 @@ export class Media extends EventTarget {
     if (msg.pc !== "sub") return;
     if (!this.sub) {
       const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
+      pc.downSince = performance.now();
       this.sub = pc;
       pc.addEventListener("icecandidate", (e) => {
         if (pc === this.sub) this.send({ type: "media.ice", pc: "sub", candidate: e.candidate ? e.candidate.toJSON() : null });
