@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_POLICY = 1008
+#: The same participant opened the socket again (another window or device).
+CLOSE_SUPERSEDED = 4409
 
 
 class Message(BaseModel):

@@ -24,6 +24,7 @@ from consult.rooms.selectors import RoomPass
 from consult.scheduling.waiting import SESSION_KEY
 from consult.ws import (
     CLOSE_FORBIDDEN,
+    CLOSE_SUPERSEDED,
     CLOSE_UNAUTHENTICATED,
     Message,
     ValidatedJsonConsumer,
@@ -132,6 +133,10 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
         )
         await self._announce("joined")
         await self._roll_call()
+        # One socket per participant: an older one (another window) gives way.
+        await self.send_to_group(
+            self.own_group, {"type": "room.superseded", "by": self.channel_name}
+        )
 
     async def on_layer_restored(self) -> None:
         """Live events may have been lost: the client resyncs; presence is re-asked."""
@@ -142,6 +147,11 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
     async def disconnect(self, code: int) -> None:
         """Leave the groups, tell the room, close this participant's media."""
         if getattr(self, "room_pass", None) is None or not hasattr(self, "group"):
+            return
+        if getattr(self, "superseded", False):
+            # The participant is still here, on the newer socket, which owns
+            # the media now (the worker would ignore this socket's leave).
+            await self.leave_groups()
             return
         await self._announce("left")
         await self.leave_groups()
@@ -316,6 +326,14 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
             action == "remove" and target == self.room_pass.participant
         ):
             await self.close(code=CLOSE_FORBIDDEN)
+
+    async def room_superseded(self, event: dict[str, Any]) -> None:
+        """A newer socket of this participant opened: this one closes for good."""
+        if event["by"] == self.channel_name or getattr(self, "_closed", False):
+            return
+        self.superseded = True
+        await self.send_json({"type": "superseded"})
+        await self.close(code=CLOSE_SUPERSEDED)
 
     # -- media worker replies and notices ----------------------------------------
 

@@ -373,9 +373,9 @@ def test_a_cut_socket_reconnects_and_resumes(browser, live_url) -> None:  # type
     _wait_video_from(host_page, [_pid(guest)])
     _wait_video_from(guest_page, [_pid(host)])
 
-    # Another tab of the guest subscribes on its own socket and goes: it took the
-    # guest's media over, so the first tab's connections stay down with its socket
-    # open. The tab notices, cycles its socket and the picture comes back both ways.
+    # The guest opens the room in another window, which subscribes and goes: this
+    # page is told, stops reconnecting and offers the call back; one click resumes
+    # the picture both ways.
     guest_page.evaluate(
         """(roomId) => new Promise((resolve, reject) => {
             const info = [...window.__room.media.trackInfo.values()];
@@ -390,9 +390,13 @@ def test_a_cut_socket_reconnects_and_resumes(browser, live_url) -> None:  # type
         })""",
         str(room.pk),
     )
+    guest_page.wait_for_selector("#use-here", state="visible")
+    assert guest_page.locator("#conn").inner_text() == "Open elsewhere"
+    assert guest_page.evaluate("window.__room.roomSocket.stopped")
+    guest_page.click("#use-here")
     guest_page.wait_for_function(
         "window.__room.roomSocket.open && window.__room.roomSocket.opened === 3",
-        timeout=MEDIA_TIMEOUT,
+        timeout=20_000,
     )
     host_page.evaluate("window.__room.media.tiles.forEach((t) => { t.frames = 0; })")
     guest_page.evaluate("window.__room.media.tiles.forEach((t) => { t.frames = 0; })")

@@ -12,6 +12,7 @@ const VIDEO_STATUS = {
   reconnecting: ["Reconnecting…", "pill-bad"],
   ended: ["Video ended", "pill-bad"],
   refused: ["Video is for the receiving team", "pill-bad"],
+  elsewhere: ["Open on another screen", "pill-wait"],
 };
 
 export class CaseVideo {
@@ -45,6 +46,7 @@ export class CaseVideo {
     const talking = Boolean(video && video.live.talking);
     talk.setAttribute("aria-pressed", String(talking));
     talk.textContent = talking ? "Talking — tap to stop" : "Talk to crew";
+    $("p-watch-here").hidden = status !== "elsewhere";
   }
 
   /** Enter the opened case's room while it is under way; leave it otherwise. */
@@ -80,6 +82,7 @@ export class CaseVideo {
       try { await this.current.live.talk(!this.current.live.talking); } catch (_) { this.showError(new Error("The microphone could not be opened.")); }
       this.render();
     });
+    $("p-watch-here").addEventListener("click", () => { if (this.current) this.current.live.resume(); });
     $("p-sound").addEventListener("click", () => {
       for (const a of document.querySelectorAll("#p-video-audio audio")) a.play().catch(() => {});
       $("p-sound").hidden = true;

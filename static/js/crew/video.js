@@ -11,6 +11,7 @@ const VIDEO_STATUS = {
   reconnecting: ["Video reconnecting…", "pill-bad"],
   ended: ["Video ended", "pill-bad"],
   refused: ["Video not allowed", "pill-bad"],
+  elsewhere: ["Video open on another screen", "pill-wait"],
 };
 
 function cellularBitrate(height) {
@@ -33,6 +34,7 @@ export function renderVideo() {
     status.textContent = text;
     status.className = "ems-pill " + cls;
     status.dataset.status = state.video.status;
+    $("video-here").hidden = state.video.status !== "elsewhere";
     const mic = $("video-mic");
     mic.setAttribute("aria-pressed", String(state.video.media.audioOn));
     mic.textContent = state.video.media.audioOn ? "Mic on" : "Mic off";
@@ -82,6 +84,7 @@ export function stopVideo() {
 /** The video buttons: on/off, the phone's microphone, sound the browser held back. */
 export function wireVideo() {
   $("video-toggle").addEventListener("click", () => (state.video ? stopVideo() : startVideo()));
+  $("video-here").addEventListener("click", () => { if (state.video) state.video.resume(); });
   $("video-mic").addEventListener("click", () => { if (state.video) state.video.media.setMic(!state.video.media.audioOn); });
   $("video-sound").addEventListener("click", () => {
     for (const a of document.querySelectorAll("#video-audio audio")) a.play().catch(() => {});

@@ -4,7 +4,8 @@
 // belong to the room page (main.js), which wires the same modules with them.
 //
 // Events (EventTarget): "status" (detail: connecting | live | reconnecting | ended |
-// refused), "notice" (detail: text), "needsound" (an <audio> could not autoplay).
+// refused | elsewhere: the same person opened this room on another screen; resume()
+// takes it back), "notice" (detail: text), "needsound" (an <audio> could not autoplay).
 import { ClockOffset } from "./clock.js";
 import { Media, videoConstraints } from "./media.js";
 import { People } from "./people.js";
@@ -72,6 +73,13 @@ export class LiveVideo extends EventTarget {
     this.quality.destroy();
     this.media.destroy();
     this.people.destroy();
+  }
+
+  /** Take the room back from another window or device (after "elsewhere"). */
+  resume() {
+    if (this.closed || this.status !== "elsewhere") return;
+    this.setStatus("connecting");
+    this.socket.resume();
   }
 
   /** A watcher talks back (audio only) or stops; the first time asks for the microphone. */
@@ -165,6 +173,10 @@ export class LiveVideo extends EventTarget {
     socket.addEventListener("down", () => {
       media.closePeers();
       this.setStatus("reconnecting");
+    });
+    socket.addEventListener("superseded", () => {
+      media.closePeers();
+      this.setStatus("elsewhere");
     });
     socket.addEventListener("refused", () => {
       media.closePeers();

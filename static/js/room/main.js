@@ -133,6 +133,19 @@ socket.addEventListener("down", () => {
   media.closePeers();
 });
 
+socket.addEventListener("superseded", () => {
+  // The same person opened the room in another window or on another device.
+  connection("Open elsewhere", "warn");
+  media.closePeers();
+  $("use-here").hidden = false;
+  notice("This room is open in another window or on another device.");
+});
+$("use-here").addEventListener("click", () => {
+  $("use-here").hidden = true;
+  connection("Connecting…", "warn");
+  socket.resume();
+});
+
 socket.addEventListener("refused", () => {
   const last = state.lastHost;
   let title = state.welcome ? "You are no longer in this room" : "You are not in this room";

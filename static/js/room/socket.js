@@ -1,7 +1,8 @@
 // The room websocket: reconnects by itself with exponential backoff and full jitter.
 //
 // Events (EventTarget): "open" (each (re)connection; detail.reconnect), "message"
-// (detail: the parsed JSON), "down" (lost; will retry), "refused" (4401/4403: gone for good).
+// (detail: the parsed JSON), "down" (lost; will retry), "refused" (4401/4403: gone for good),
+// "superseded" (4409: the same person opened the room elsewhere; stopped until resume()).
 
 const BASE_MS = 500;
 const CAP_MS = 15000;
@@ -48,6 +49,11 @@ export class RoomSocket extends EventTarget {
         this.refuse(event.code);
         return;
       }
+      if (event.code === 4409) {
+        this.stopped = true;
+        this.dispatchEvent(new CustomEvent("superseded", { detail: { code: event.code } }));
+        return;
+      }
       // A refused handshake shows as 1006 before "open": ask the page whether we may still enter.
       if (!opened && this.attempt >= 1 && this.checkUrl) {
         try {
@@ -68,6 +74,14 @@ export class RoomSocket extends EventTarget {
   refuse(code) {
     this.stopped = true;
     this.dispatchEvent(new CustomEvent("refused", { detail: { code } }));
+  }
+
+  /** Connect again after "superseded": this window takes the room back. */
+  resume() {
+    if (!this.stopped || this.ws) return;
+    this.stopped = false;
+    this.attempt = 0;
+    this.connect();
   }
 
   /** Reconnect at once (the network came back), if waiting to retry. */

@@ -105,6 +105,34 @@ async def test_leaving_is_announced(people, redis_layer) -> None:  # type: ignor
     await first.disconnect()
 
 
+async def test_a_second_window_supersedes_the_first_without_a_leave(
+    people, redis_layer
+) -> None:  # type: ignore[no-untyped-def]
+    """The same person opening the room again closes the older socket with 4409
+    after telling it why; the others hear no "left" (the person is still here),
+    and the newer socket stays open."""
+    host, guest, room, first, second = await _both_joined(people)
+    await _next(first, "presence")  # the guest joined
+    again = await _join(room, guest)
+    told = await _next(second, "superseded")
+    closed = await second.receive_output(timeout=5)
+    assert (closed["type"], closed.get("code")) == ("websocket.close", 4409)
+    await second.disconnect()
+    seen = [await _next(first, "presence") for _ in range(1)]
+    await first.send_json_to({"type": "clock.ping", "t0": 1})
+    while (message := await first.receive_json_from(timeout=5))["type"] != "clock.pong":
+        if message["type"] == "presence":
+            seen.append(message)
+    assert told == {"type": "superseded"}
+    assert [(p["participant"], p["state"]) for p in seen] == [
+        (f"u{guest.pk}", "joined")
+    ]
+    await again.send_json_to({"type": "clock.ping", "t0": 2})
+    assert (await _next(again, "clock.pong"))["t0"] == 2
+    await again.disconnect()
+    await first.disconnect()
+
+
 async def test_non_member_is_refused_with_4403(people, redis_layer) -> None:  # type: ignore[no-untyped-def]
     """A colleague who was not invited cannot open the room's socket."""
     host, guest, outsider = people
