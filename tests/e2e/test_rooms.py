@@ -392,6 +392,7 @@ def test_a_cut_socket_reconnects_and_resumes(browser, live_url) -> None:  # type
     )
     guest_page.wait_for_selector("#use-here", state="visible")
     assert guest_page.locator("#conn").inner_text() == "Open elsewhere"
+    guest_page.screenshot(path=str(SCREENSHOT.with_name("room-open-elsewhere.png")))
     assert guest_page.evaluate("window.__room.roomSocket.stopped")
     guest_page.click("#use-here")
     guest_page.wait_for_function(
