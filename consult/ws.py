@@ -255,6 +255,31 @@ class ValidatedJsonConsumer(AsyncJsonWebsocketConsumer):
         except Exception:
             logger.exception("session re-check failed")
 
+    @property
+    def closing(self) -> bool:
+        """Whether this socket was closed (by either side): nothing more goes out."""
+        return getattr(self, "_closing", False) or getattr(self, "_closed", False)
+
+    async def close(
+        self, code: int | bool | None = None, reason: str | None = None
+    ) -> None:
+        """Close once; later sends are dropped (an ASGI server raises on them)."""
+        if self.closing:
+            return
+        self._closing = True
+        await super().close(code=code, reason=reason)
+
+    async def send(
+        self,
+        text_data: str | None = None,
+        bytes_data: bytes | None = None,
+        close: bool = False,
+    ) -> None:
+        """Send unless closed: an event that races a close is dropped, not fatal."""
+        if self.closing:
+            return
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+
     async def refuse(self, code: int) -> None:
         """Accept, then close with ``code``: a browser sees 4401/4403 and can stop.
 

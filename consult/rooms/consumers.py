@@ -120,6 +120,15 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
             self.room_id, self.room_pass.participant
         )
         await self.join_groups(self.group, self.own_group)
+        # When this socket opened, to order it against the participant's others.
+        # Taken after joining: a socket stamped earlier is then in the group when
+        # a later one's notice goes out, so exactly the latest one stays.
+        self.opened_ns = time.time_ns()
+        # One socket per participant: an older one (another window) gives way.
+        await self.send_to_group(
+            self.own_group,
+            {"type": "room.superseded", "by": self.channel_name, "at": self.opened_ns},
+        )
         await self.accept()
         await self.send_json(
             {
@@ -133,10 +142,6 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
         )
         await self._announce("joined")
         await self._roll_call()
-        # One socket per participant: an older one (another window) gives way.
-        await self.send_to_group(
-            self.own_group, {"type": "room.superseded", "by": self.channel_name}
-        )
 
     async def on_layer_restored(self) -> None:
         """Live events may have been lost: the client resyncs; presence is re-asked."""
@@ -148,12 +153,9 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
         """Leave the groups, tell the room, close this participant's media."""
         if getattr(self, "room_pass", None) is None or not hasattr(self, "group"):
             return
-        if getattr(self, "superseded", False):
-            # The participant is still here, on the newer socket, which owns
-            # the media now (the worker would ignore this socket's leave).
-            await self.leave_groups()
-            return
-        await self._announce("left")
+        if not getattr(self, "superseded", False):
+            # Superseded, the participant is still here on the newer socket.
+            await self._announce("left")
         await self.leave_groups()
         try:
             await self._media({"type": "media.leave"})
@@ -328,8 +330,13 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
             await self.close(code=CLOSE_FORBIDDEN)
 
     async def room_superseded(self, event: dict[str, Any]) -> None:
-        """A newer socket of this participant opened: this one closes for good."""
-        if event["by"] == self.channel_name or getattr(self, "_closed", False):
+        """A newer socket of this participant opened: this one closes for good.
+
+        Ordered by opening time (channel name breaking ties), so two sockets
+        opening together agree on which stays, whichever notice comes first.
+        """
+        newer = (event["at"], event["by"]) > (self.opened_ns, self.channel_name)
+        if not newer or self.closing:
             return
         self.superseded = True
         await self.send_json({"type": "superseded"})
@@ -374,9 +381,11 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
     async def _media(self, message: dict[str, Any]) -> None:
         from consult.media.client import media_send
 
+        # ``opened`` lets the worker refuse a socket older than the owner.
+        message = {**message, "participant": self.room_pass.participant}
         await media_send(
             self.room_id,
-            {**message, "participant": self.room_pass.participant},
+            {**message, "opened": getattr(self, "opened_ns", 0)},
             reply_to=self.channel_name,
         )
 

@@ -29,7 +29,9 @@ Public API::
         async def send(self, channel: str, message: dict) -> None   # to reply_to
         async def group_send(self, group: str, message: dict) -> None  # "room.<id>"
 
-Messages in (each with ``type``, ``room``, ``participant``, ``reply_to``):
+Messages in (each with ``type``, ``room``, ``participant``, ``reply_to``, and
+optionally ``opened``: when the sending socket opened, ns, so that an older
+socket never takes a participant's media back from a newer one):
 ``media.offer`` (``pc="pub"``, ``sdp``), ``media.answer`` (``pc="sub"``,
 ``sdp``), ``media.ice`` (``pc``, ``candidate`` as ``RTCIceCandidate.toJSON()``
 or ``null``), ``media.subscribe`` / ``media.unsubscribe`` (``tracks``),
@@ -58,7 +60,7 @@ are injected (the web tier adds ``"annotations"``). Formats of the files:
 ``docs/media-protocol.md``.
 
 Messages out, to ``reply_to``: ``media.answer`` (``pc="pub"``, ``sdp``),
-``media.offer`` (``pc="sub"``, ``sdp``, ``tracks``: ``{mid: track id}``),
+``media.offer`` (``pc="sub"``, ``sdp``, ``tracks``: ``{mid: track id}``, ``fresh``),
 ``media.stats`` (``tracks``, ``peers``), ``media.error`` (``code``, ``detail``,
 ``for``). To the group ``room.<room>``: ``{"type": "media.tracks", "room",
 "tracks": [{track, participant, kind, codec, label, mid}]}`` after every

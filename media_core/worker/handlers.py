@@ -97,10 +97,14 @@ class RoomHandlers:
         the browser when its socket went) are dropped now, not renegotiated.
         """
         pid, reply_to = message["participant"], message["reply_to"]
+        opened = _opened(message)
         member = room.participants.get(pid)
         if member is None:
-            member = room.participants[pid] = Participant(pid, reply_to)
+            member = room.participants[pid] = Participant(pid, reply_to, opened)
         elif member.reply_to != reply_to:
+            if opened < member.opened:
+                # A message still in flight from a socket already superseded.
+                raise StaleSession("a newer socket owns this participant's media")
             logger.info(
                 "worker %s: %s of %s is on a new socket; its old peers are dropped",
                 self.worker_id,
@@ -110,7 +114,7 @@ class RoomHandlers:
             had_tracks = bool(room.tracks_of(pid))
             await self._drop_pub(room, member)
             await self._drop_sub(room, member)
-            member.reply_to = reply_to
+            member.reply_to, member.opened = reply_to, opened
             if had_tracks:
                 self._announce(room)
         return member
@@ -134,10 +138,11 @@ class RoomHandlers:
         room = self._room(message, create=True)
         member = await self._participant(room, message)
         key = (room.room_id, member.participant_id, "pub")
-        if member.pub is not None and (
+        replaced = member.pub is not None and (
             self._peers.get(key) is not member.pub
             or _another_connection(member.pub, description.sdp)
-        ):
+        )
+        if replaced:
             # The browser's connection was replaced (aiortc cannot restart ICE,
             # so new ICE credentials mean a new peer), or this one failed and its
             # ``_peer_failed`` is queued behind the offer: publish afresh.
@@ -158,6 +163,8 @@ class RoomHandlers:
             if created:
                 await self._drop_pub(room, member)
                 self._forget_if_idle(room, member)
+                if replaced:
+                    self._announce(room)  # the replaced connection's tracks went
             raise MalformedSdp(f"offer rejected: {exc!r}") from exc
         reply = {"type": "media.answer", "pc": "pub", "sdp": pc.localDescription.sdp}
         self._send(member.reply_to, reply)
@@ -278,8 +285,11 @@ class RoomHandlers:
             sub.transceiver.mid: track_id
             for track_id, sub in member.subscriptions.items()
         }
+        # A first offer: the browser must answer it on a new connection (this
+        # one may replace a connection that failed while its socket stayed).
+        fresh = pc.remoteDescription is None
         reply = {"type": "media.offer", "pc": "sub", "sdp": pc.localDescription.sdp}
-        reply["tracks"] = mids
+        reply.update(tracks=mids, fresh=fresh)
         self._send(member.reply_to, reply)
 
     async def _on_answer(self, message: Message) -> None:
@@ -410,6 +420,14 @@ def fresh_track_id(participant: str, mid: str | None, taken: Container[str]) -> 
 def is_id(value: object) -> bool:
     """Whether ``value`` is a usable id: a non-empty string of at most 200 chars."""
     return isinstance(value, str) and 0 < len(value) <= _MAX_ID
+
+
+def _opened(message: Message) -> int:
+    """The sending socket's opening time (``opened``, ns), 0 when not given."""
+    opened = message.get("opened", 0)
+    if type(opened) is not int or opened < 0:
+        raise InvalidMessage("opened must be a non-negative integer")
+    return opened
 
 
 def _another_connection(pc: RTCPeerConnection, offer_sdp: str) -> bool:

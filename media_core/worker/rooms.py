@@ -57,6 +57,8 @@ class Participant:
 
     participant_id: str
     reply_to: str
+    #: When the owning socket opened (``opened``, ns; 0 if not given).
+    opened: int = 0
     pub: RTCPeerConnection | None = None
     sub: RTCPeerConnection | None = None
     subscriptions: dict[str, Subscription] = field(default_factory=dict)

@@ -71,10 +71,15 @@ class Client:
     """A browser stand-in talking to a worker through a ``QueueTransport``."""
 
     def __init__(
-        self, transport: QueueTransport, participant: str, channel: str = ""
+        self,
+        transport: QueueTransport,
+        participant: str,
+        channel: str = "",
+        opened: int | None = None,
     ) -> None:
         self.transport = transport
         self.participant = participant
+        self.opened = opened  # when its socket opened, as the web tier sends it
         # One channel per socket: a reconnecting browser comes back on a new one.
         self.channel = channel or f"chan.{participant}"
         self.pub: RTCPeerConnection | None = None
@@ -85,6 +90,8 @@ class Client:
         """Queue one protocol message for the worker."""
         message = {"type": type_, "room": ROOM, "participant": self.participant}
         message["reply_to"] = self.channel
+        if self.opened is not None:
+            message["opened"] = self.opened
         message.update(fields)
         self.transport.put(message)
 

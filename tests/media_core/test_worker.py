@@ -337,3 +337,37 @@ async def test_a_late_failure_of_a_replaced_connection_leaves_the_new_one() -> N
         await bob.receivers[0].wait_frames(5)
         await again.close()
         await bob.close()
+
+
+async def test_a_socket_older_than_the_owner_never_takes_the_media_back() -> None:
+    """An offer still in flight from a superseded window (an older ``opened``)
+    is refused with ``stale_session`` and leaves the newer socket's publish."""
+    async with running_worker() as (worker, transport):
+        # Opened at 2 and 1 (ns since the epoch, in real life).
+        new = Client(transport, "alice", channel="chan.alice.new", opened=2)
+        old = Client(transport, "alice", channel="chan.alice.old", opened=1)
+        await new.publish(stamped_track())
+        old.send("media.subscribe", tracks=["nope"])
+        assert (await old.expect("media.error"))["code"] == "unknown_track"
+        track = (await transport.expect_group(GROUP, "media.tracks"))["tracks"][0]
+        old.send("media.subscribe", tracks=[track["track"]])
+        refused = await old.expect("media.error")
+        assert refused["code"] == "stale_session"
+        assert worker.load()["tracks"] == 1 and worker.load()["peers"] == 1
+        old.send("media.subscribe", tracks=[track["track"]], opened="soon")
+        assert (await old.expect("media.error"))["code"] == "invalid_message"
+        await new.close()
+
+
+async def test_a_fresh_subscribe_connection_says_so() -> None:
+    """The first offer of a ``sub`` connection is ``fresh`` (the browser answers
+    on a new connection); a renegotiation of it is not."""
+    async with running_worker() as (_, transport):
+        alice, bob = Client(transport, "alice"), Client(transport, "bob")
+        first = await _publish(alice, transport)
+        offer = await bob.subscribe([first])
+        assert offer["fresh"] is True
+        bob.send("media.unsubscribe", tracks=[first])
+        assert (await bob.expect("media.offer"))["fresh"] is False
+        await alice.close()
+        await bob.close()

@@ -79,6 +79,7 @@ export class LiveVideo extends EventTarget {
   resume() {
     if (this.closed || this.status !== "elsewhere") return;
     this.setStatus("connecting");
+    if (this.capture) this.mediaReady = this.media.start(this.capture);
     this.socket.resume();
   }
 
@@ -175,7 +176,9 @@ export class LiveVideo extends EventTarget {
       this.setStatus("reconnecting");
     });
     socket.addEventListener("superseded", () => {
+      // The other screen sends now: this one lets go of the camera and microphone.
       media.closePeers();
+      media.releaseCapture();
       this.setStatus("elsewhere");
     });
     socket.addEventListener("refused", () => {

@@ -114,7 +114,7 @@ setInterval(() => {
 
 // -- the socket ---------------------------------------------------------------------------
 
-const mediaReady = media.start();
+let mediaReady = media.start();
 
 socket.addEventListener("open", (e) => {
   if (e.detail.reconnect) people.rollCall();
@@ -134,15 +134,18 @@ socket.addEventListener("down", () => {
 });
 
 socket.addEventListener("superseded", () => {
-  // The same person opened the room in another window or on another device.
+  // The same person opened the room in another window or on another device: this
+  // one lets go of the camera and microphone until "Use here".
   connection("Open elsewhere", "warn");
   media.closePeers();
+  media.releaseCapture();
   $("use-here").hidden = false;
   notice("This room is open in another window or on another device.");
 });
 $("use-here").addEventListener("click", () => {
   $("use-here").hidden = true;
   connection("Connecting…", "warn");
+  mediaReady = media.start();
   socket.resume();
 });
 

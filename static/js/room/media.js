@@ -121,6 +121,7 @@ export class Media extends EventTarget {
     this.stampingSupported = "MediaStreamTrackProcessor" in window && "MediaStreamTrackGenerator" in window;
     this.newSamples = [];        // g2g samples since the last quality report
     this.audioCtx = null;
+    this.stallMs = STALL_MS;     // doubles while connections never come up
     this.timers = [setInterval(() => this.unstick(), 4000)];
   }
 
@@ -129,8 +130,7 @@ export class Media extends EventTarget {
     this.closePeers();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    for (const s of [...this.sources]) this.removeSource(s);
-    if (this.mic) { this.mic.stop(); this.mic = null; this.micStream = null; }
+    this.releaseCapture();
     for (const id of [...this.tiles.keys()]) this.dropTile(id);
     for (const id of [...this.audios.keys()]) this.dropAudio(id);
     if (this.audioCtx) this.audioCtx.close().catch(() => {});
@@ -141,8 +141,10 @@ export class Media extends EventTarget {
   unstick() {
     const now = performance.now();
     for (const [name, pc] of [["pub", this.pub], ["sub", this.sub]]) {
-      if (pc && pc.downSince !== null && now - pc.downSince > STALL_MS) {
+      if (pc && pc.downSince !== null && now - pc.downSince > this.stallMs) {
         pc.downSince = now;  // at most once a window; the page cycles the socket
+        // No path at all (no TURN, say): back off rather than cycle the room every 20 s.
+        this.stallMs = Math.min(this.stallMs * 2, 8 * STALL_MS);
         this.dispatchEvent(new CustomEvent("failed", { detail: name }));
       }
     }
@@ -184,6 +186,13 @@ export class Media extends EventTarget {
     if (audio) { this.mic = audio; this.micStream = new MediaStream([audio]); this.meter(audio); }
     const video = stream.getVideoTracks()[0];
     if (video) this.addSource(video, "Camera", "camera");
+  }
+
+  /** Release the camera, extra sources and microphone (start() opens them again). */
+  releaseCapture() {
+    for (const s of [...this.sources]) this.removeSource(s);
+    if (this.mic) { this.mic.stop(); this.mic = null; this.micStream = null; }
+    this.dispatchEvent(new Event("local"));
   }
 
   addSource(track, label, kind) {
@@ -329,7 +338,7 @@ export class Media extends EventTarget {
    *  cannot restart ICE, so the room socket is cycled: the server then closes this
    *  participant's peers, and the new socket publishes and subscribes afresh. */
   watch(pc) {
-    if (pc.connectionState === "connected") pc.downSince = null;
+    if (pc.connectionState === "connected") { pc.downSince = null; this.stallMs = STALL_MS; }
     else if (pc.downSince === null) pc.downSince = performance.now();
     if (pc === this.pub || pc === this.sub) {
       this.dispatchEvent(new CustomEvent("connection", { detail: { pc: pc === this.pub ? "pub" : "sub", state: pc.connectionState } }));
@@ -360,7 +369,13 @@ export class Media extends EventTarget {
     const pc = this.pub;
     if (!pc || msg.pc !== "pub" || pc.signalingState !== "have-local-offer") return;
     clearTimeout(this.pubTimer);
-    await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+    try {
+      await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+    } catch (err) {
+      // The worker answered on a new connection (its old one had failed): start over.
+      if (pc === this.pub) this.publish();
+      throw err;
+    }
     this.pubBusy = false;
     for (const src of this.sources) if (src.transceiver) this.tuneSender(src);
     this.dispatchEvent(new Event("local"));
@@ -431,6 +446,16 @@ export class Media extends EventTarget {
 
   async onSubOffer(msg) {
     if (msg.pc !== "sub") return;
+    if (msg.fresh && this.sub) {
+      // The worker replaced a connection that failed: answer on a new one, and ask
+      // again for the tracks the old one carried and the new one does not.
+      this.sub.close();
+      this.sub = null;
+      this.midToTrack.clear();
+      const carried = new Set(Object.values(msg.tracks || {}));
+      for (const id of [...this.subscribed]) if (!carried.has(id) && !this.pending.includes(id)) this.subscribed.delete(id);
+      setTimeout(() => this.onTracks([...this.trackInfo.values()]), 0);
+    }
     if (!this.sub) {
       const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
       pc.downSince = performance.now();

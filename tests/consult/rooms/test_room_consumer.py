@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -131,6 +132,60 @@ async def test_a_second_window_supersedes_the_first_without_a_leave(
     assert (await _next(again, "clock.pong"))["t0"] == 2
     await again.disconnect()
     await first.disconnect()
+
+
+async def _closed_with(socket: WebsocketCommunicator) -> int | None:
+    """The close code ``socket`` gets next, skipping messages (None if none comes)."""
+    for _ in range(20):
+        output = await socket.receive_output(timeout=5)
+        if output["type"] == "websocket.close":
+            return output.get("code")
+    return None
+
+
+async def test_two_windows_opening_together_keep_exactly_the_newer(
+    people, redis_layer
+) -> None:  # type: ignore[no-untyped-def]
+    """Each socket hears the other's notice; the order of opening decides, so one
+    socket (the one opened last) stays, whatever order the notices arrive in."""
+    host, guest, _ = people
+    room = await sync_to_async(_room_with)(host, guest)
+    cookie = await sync_to_async(_cookie)(guest)
+    sockets = [
+        WebsocketCommunicator(
+            application, f"/ws/rooms/{room.pk}/", headers=[ORIGIN, (b"cookie", cookie)]
+        )
+        for _ in range(2)
+    ]
+    connected = await asyncio.gather(*(s.connect() for s in sockets))
+    assert all(ok for ok, _ in connected)
+    outcomes = []
+    for socket in sockets:
+        closed = None
+        while not await socket.receive_nothing(timeout=1):
+            output = await socket.receive_output()
+            if output["type"] == "websocket.close":
+                closed = output.get("code")
+                break
+        outcomes.append(closed)
+    assert sorted(outcomes, key=str) == [4409, None]
+    for socket in sockets:
+        await socket.disconnect()
+
+
+async def test_a_third_window_closes_each_older_one_once(people, redis_layer) -> None:  # type: ignore[no-untyped-def]
+    """The first window, already closed by the second, is not closed again (a
+    send after close would end its consumer before it leaves its groups)."""
+    host, guest, room, first, second = await _both_joined(people)
+    third = await _join(room, guest)
+    assert await _closed_with(second) == 4409
+    fourth = await _join(room, guest)
+    assert await _closed_with(third) == 4409
+    assert await second.receive_nothing(timeout=0.3)
+    await fourth.send_json_to({"type": "clock.ping", "t0": 3})
+    assert (await _next(fourth, "clock.pong"))["t0"] == 3
+    for socket in (second, third, fourth, first):
+        await socket.disconnect()
 
 
 async def test_non_member_is_refused_with_4403(people, redis_layer) -> None:  # type: ignore[no-untyped-def]
