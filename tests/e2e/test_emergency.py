@@ -525,6 +525,29 @@ def test_crew_video_reaches_the_board_live_with_latency(browser, live_url) -> No
         f"({BOARD_FRAMES_JS})('{crew_pid}') > 10", timeout=VIDEO_TIMEOUT
     )
 
+    # The same paramedic sends from a second phone: the first lets go of its
+    # camera and offers to send again, which takes the video back.
+    spare_ctx = browser.new_context(**PHONE)
+    spare = spare_ctx.new_page()
+    spare.set_default_timeout(90_000)
+    _sign_in(spare, live_url, w["paramedic"].username)
+    spare.goto(f"{live_url}/emergency/crew/{case_id}/?video=360&fps=15")
+    spare.wait_for_function("!document.getElementById('video-toggle').disabled")
+    spare.tap("#video-toggle")
+    spare.wait_for_selector("#video-status[data-status=live]", timeout=VIDEO_TIMEOUT)
+    phone.wait_for_selector("#video-status[data-status=elsewhere]")
+    assert phone.evaluate("window.__crew.video.media.sources.length") == 0
+    IMG.mkdir(parents=True, exist_ok=True)
+    phone.locator("#video-box").screenshot(path=str(IMG / "ems-crew-elsewhere.png"))
+    phone.tap("#video-here")
+    phone.wait_for_selector("#video-status[data-status=live]", timeout=VIDEO_TIMEOUT)
+    spare.wait_for_selector("#video-status[data-status=elsewhere]")
+    spare_ctx.close()
+    board.evaluate("window.__board.video.media.tiles.forEach((t) => { t.frames = 0; })")
+    board.wait_for_function(
+        f"({BOARD_FRAMES_JS})('{crew_pid}') > 10", timeout=VIDEO_TIMEOUT
+    )
+
     # Closing the case detail leaves the room: the crew sees the operator go.
     operator_pid = f"u{w['operator'].pk}"
     phone.wait_for_function(
