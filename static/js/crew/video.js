@@ -26,7 +26,9 @@ export function renderVideo() {
   toggle.disabled = !possible && !on;
   toggle.setAttribute("aria-pressed", String(on));
   const ended = summary && summary.video_room && !ACTIVE.includes(summary.status);
-  toggle.textContent = on ? "Video on — tap to stop" : possible ? "Video to hospital" : ended ? "Video ended" : "Video not available";
+  const elsewhere = on && state.video.status === "elsewhere";
+  toggle.textContent = elsewhere ? "Video from another screen — tap to close here"
+    : on ? "Video on — tap to stop" : possible ? "Video to hospital" : ended ? "Video ended" : "Video not available";
   $("video-live").hidden = !on;
   if (on) {
     const [text, cls] = VIDEO_STATUS[state.video.status] || VIDEO_STATUS.connecting;
