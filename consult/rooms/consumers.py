@@ -115,6 +115,7 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
             return
         self.checked_at = time.monotonic()
         self.presence: dict[str, Any] = {"audio": True, "video": True, "sources": []}
+        self.superseded, self.opened_ns = False, 0
         self.group = services.room_group(self.room_id)
         self.own_group = services.participant_group(
             self.room_id, self.room_pass.participant
@@ -153,7 +154,7 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
         """Leave the groups, tell the room, close this participant's media."""
         if getattr(self, "room_pass", None) is None or not hasattr(self, "group"):
             return
-        if not getattr(self, "superseded", False):
+        if not self.superseded:
             # Superseded, the participant is still here on the newer socket.
             await self._announce("left")
         await self.leave_groups()
@@ -382,10 +383,10 @@ class RoomConsumer(ValidatedJsonConsumer, MediaReplies):
         from consult.media.client import media_send
 
         # ``opened`` lets the worker refuse a socket older than the owner.
-        message = {**message, "participant": self.room_pass.participant}
+        participant, opened = self.room_pass.participant, self.opened_ns
         await media_send(
             self.room_id,
-            {**message, "opened": getattr(self, "opened_ns", 0)},
+            {**message, "participant": participant, "opened": opened},
             reply_to=self.channel_name,
         )
 

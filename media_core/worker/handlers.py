@@ -137,10 +137,8 @@ class RoomHandlers:
         description = description_from_sdp(message.get("sdp"), "offer")
         room = self._room(message, create=True)
         member = await self._participant(room, message)
-        key = (room.room_id, member.participant_id, "pub")
-        replaced = member.pub is not None and (
-            self._peers.get(key) is not member.pub
-            or _another_connection(member.pub, description.sdp)
+        replaced = self._closed_under(room, member, "pub") or (
+            member.pub is not None and _another_connection(member.pub, description.sdp)
         )
         if replaced:
             # The browser's connection was replaced (aiortc cannot restart ICE,
@@ -149,6 +147,7 @@ class RoomHandlers:
             await self._drop_pub(room, member)
         pc, created = member.pub, False
         if pc is None:
+            key = (room.room_id, member.participant_id, "pub")
             pc = member.pub = self._peers.create(key, self._config)
             created = True
 
@@ -237,14 +236,14 @@ class RoomHandlers:
         if missing:
             raise UnknownTrack(f"no such tracks: {', '.join(missing)}")
         member = await self._participant(room, message)
-        key = (room.room_id, member.participant_id, "sub")
-        if member.sub is not None and self._peers.get(key) is not member.sub:
-            await self._drop_sub(room, member)  # failed and closed, as for ``pub``
+        if self._closed_under(room, member, "sub"):
+            await self._drop_sub(room, member)
         if member.sub is None:
             config = RTCConfiguration(
                 iceServers=self._config.iceServers,
                 bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
             )
+            key = (room.room_id, member.participant_id, "sub")
             member.sub = self._peers.create(key, config)
         for track_id in track_ids:
             if track_id in member.subscriptions:
@@ -390,12 +389,19 @@ class RoomHandlers:
             failed.update(participant=participant, reply_to=member.reply_to)
             self._enqueue((room_id, participant), failed)
 
+    def _closed_under(self, room: Room, member: Participant, name: str) -> bool:
+        """Whether ``member``'s ``name`` connection failed and the registry closed
+        it; its ``_peer_failed`` may still be queued behind the message at hand."""
+        pc = member.pc(name)
+        key = (room.room_id, member.participant_id, name)
+        return pc is not None and self._peers.get(key) is not pc
+
     async def _on_failed_message(self, message: Message) -> None:
         room = self._rooms.get(message["room"])
         member = room.participants.get(message["participant"]) if room else None
         if room is None or member is None:
             return
-        if self._peers.get((room.room_id, member.participant_id, message["pc"])):
+        if not self._closed_under(room, member, message["pc"]):
             return  # a newer connection replaced the failed one meanwhile
         if message["pc"] == "pub":
             await self._drop_pub(room, member)

@@ -311,16 +311,23 @@ export class Media extends EventTarget {
     for (const tile of this.tiles.values()) tile.classList.add("stalled");
   }
 
+  /** A new connection to the worker, ``name`` "pub" or "sub": its ICE candidates go
+   *  out while it is that connection, and its state is watched (``watch``). */
+  newPeer(name) {
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
+    pc.downSince = performance.now();
+    pc.addEventListener("icecandidate", (e) => {
+      if (pc === this[name]) this.send({ type: "media.ice", pc: name, candidate: e.candidate ? e.candidate.toJSON() : null });
+    });
+    pc.addEventListener("connectionstatechange", () => this.watch(pc));
+    return pc;
+  }
+
   /** (Re)publish everything on a new ``pub`` connection (first join, reconnect, worker lost). */
   async publish() {
     this.closePeers();
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
-    pc.downSince = performance.now();
+    const pc = this.newPeer("pub");
     this.pub = pc;
-    pc.addEventListener("icecandidate", (e) => {
-      if (pc === this.pub) this.send({ type: "media.ice", pc: "pub", candidate: e.candidate ? e.candidate.toJSON() : null });
-    });
-    pc.addEventListener("connectionstatechange", () => this.watch(pc));
     if (this.mic) pc.addTransceiver(this.mic, { direction: "sendonly", streams: [this.micStream] });
     for (const src of this.sources) await this.addToPub(src);
     // Nothing to send: a data channel still gets the room's track list.
@@ -457,14 +464,9 @@ export class Media extends EventTarget {
       setTimeout(() => this.onTracks([...this.trackInfo.values()]), 0);
     }
     if (!this.sub) {
-      const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
-      pc.downSince = performance.now();
+      const pc = this.newPeer("sub");
       this.sub = pc;
-      pc.addEventListener("icecandidate", (e) => {
-        if (pc === this.sub) this.send({ type: "media.ice", pc: "sub", candidate: e.candidate ? e.candidate.toJSON() : null });
-      });
       pc.addEventListener("track", (e) => this.onRemoteTrack(e));
-      pc.addEventListener("connectionstatechange", () => this.watch(pc));
     }
     const pc = this.sub;
     this.mapMids(msg);

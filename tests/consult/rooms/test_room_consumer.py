@@ -34,11 +34,14 @@ def _cookie(user) -> bytes:  # type: ignore[no-untyped-def]
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
+def _room_socket(room: Room, cookie: bytes | None) -> WebsocketCommunicator:
+    """A socket to ``room``'s endpoint (not yet connected), signed in by ``cookie``."""
+    headers = [ORIGIN] + ([(b"cookie", cookie)] if cookie is not None else [])
+    return WebsocketCommunicator(application, f"/ws/rooms/{room.pk}/", headers=headers)
+
+
 async def _join(room: Room, user) -> WebsocketCommunicator:  # type: ignore[no-untyped-def]
-    cookie = await sync_to_async(_cookie)(user)
-    socket = WebsocketCommunicator(
-        application, f"/ws/rooms/{room.pk}/", headers=[ORIGIN, (b"cookie", cookie)]
-    )
+    socket = _room_socket(room, await sync_to_async(_cookie)(user))
     connected, code = await socket.connect()
     assert connected, code
     welcome = await socket.receive_json_from(timeout=5)
@@ -58,7 +61,12 @@ async def _refused_with(socket: WebsocketCommunicator) -> int | None:
     connected, code = await socket.connect()
     if not connected:
         return code
-    for _ in range(5):
+    return await _closed_with(socket)
+
+
+async def _closed_with(socket: WebsocketCommunicator) -> int | None:
+    """The close code ``socket`` gets next, skipping messages (None if none comes)."""
+    for _ in range(20):
         output = await socket.receive_output(timeout=5)
         if output["type"] == "websocket.close":
             return output.get("code")
@@ -116,10 +124,9 @@ async def test_a_second_window_supersedes_the_first_without_a_leave(
     await _next(first, "presence")  # the guest joined
     again = await _join(room, guest)
     told = await _next(second, "superseded")
-    closed = await second.receive_output(timeout=5)
-    assert (closed["type"], closed.get("code")) == ("websocket.close", 4409)
+    assert await _closed_with(second) == 4409
     await second.disconnect()
-    seen = [await _next(first, "presence") for _ in range(1)]
+    seen = [await _next(first, "presence")]  # the newer socket's "joined"
     await first.send_json_to({"type": "clock.ping", "t0": 1})
     while (message := await first.receive_json_from(timeout=5))["type"] != "clock.pong":
         if message["type"] == "presence":
@@ -134,15 +141,6 @@ async def test_a_second_window_supersedes_the_first_without_a_leave(
     await first.disconnect()
 
 
-async def _closed_with(socket: WebsocketCommunicator) -> int | None:
-    """The close code ``socket`` gets next, skipping messages (None if none comes)."""
-    for _ in range(20):
-        output = await socket.receive_output(timeout=5)
-        if output["type"] == "websocket.close":
-            return output.get("code")
-    return None
-
-
 async def test_two_windows_opening_together_keep_exactly_the_newer(
     people, redis_layer
 ) -> None:  # type: ignore[no-untyped-def]
@@ -151,12 +149,7 @@ async def test_two_windows_opening_together_keep_exactly_the_newer(
     host, guest, _ = people
     room = await sync_to_async(_room_with)(host, guest)
     cookie = await sync_to_async(_cookie)(guest)
-    sockets = [
-        WebsocketCommunicator(
-            application, f"/ws/rooms/{room.pk}/", headers=[ORIGIN, (b"cookie", cookie)]
-        )
-        for _ in range(2)
-    ]
+    sockets = [_room_socket(room, cookie) for _ in range(2)]
     connected = await asyncio.gather(*(s.connect() for s in sockets))
     assert all(ok for ok, _ in connected)
     outcomes = []
@@ -193,9 +186,7 @@ async def test_non_member_is_refused_with_4403(people, redis_layer) -> None:  # 
     host, guest, outsider = people
     room = await sync_to_async(_room_with)(host, guest)
     cookie = await sync_to_async(_cookie)(outsider)
-    socket = WebsocketCommunicator(
-        application, f"/ws/rooms/{room.pk}/", headers=[ORIGIN, (b"cookie", cookie)]
-    )
+    socket = _room_socket(room, cookie)
     assert await _refused_with(socket) == 4403
 
 
@@ -203,9 +194,7 @@ async def test_anonymous_is_refused_with_4401(people, redis_layer) -> None:  # t
     """No session at all: 4401."""
     host, guest, _ = people
     room = await sync_to_async(_room_with)(host, guest)
-    socket = WebsocketCommunicator(
-        application, f"/ws/rooms/{room.pk}/", headers=[ORIGIN]
-    )
+    socket = _room_socket(room, None)
     assert await _refused_with(socket) == 4401
 
 
@@ -292,9 +281,7 @@ async def test_host_removes_a_participant(people, redis_layer) -> None:  # type:
     closed = await second.receive_output(timeout=5)
     member = await sync_to_async(RoomMember.objects.get)(room=room, user=guest)
     cookie = await sync_to_async(_cookie)(guest)
-    retry = WebsocketCommunicator(
-        application, f"/ws/rooms/{room.pk}/", headers=[ORIGIN, (b"cookie", cookie)]
-    )
+    retry = _room_socket(room, cookie)
     assert (notice["action"], closed["type"], closed.get("code")) == (
         "remove",
         "websocket.close",
@@ -324,9 +311,7 @@ async def test_locked_room_refuses_newcomers_but_not_hosts(people, redis_layer) 
     await first.send_json_to({"type": "host", "action": "lock"})
     await _next(first, "host")
     cookie = await sync_to_async(_cookie)(guest)
-    late = WebsocketCommunicator(
-        application, f"/ws/rooms/{room.pk}/", headers=[ORIGIN, (b"cookie", cookie)]
-    )
+    late = _room_socket(room, cookie)
     assert await _refused_with(late) == 4403
     await first.disconnect()
     assert (await _join(room, host)) is not None
