@@ -117,8 +117,10 @@ def _datagram_sink(dtls: RTCDtlsTransport) -> tuple[asyncio.DatagramTransport, A
 
 class _Protector:
     """``session.protect`` for one frame's packets, minus pylibsrtp's per-call
-    wrapper (an ``ffi.new``, checks and name-mangled lookups: about 5 us of
-    Python a packet; the AES and HMAC themselves take ~12 us a packet).
+    wrapper (an ``ffi.new``, checks and name-mangled lookups). For a 1.2 KB
+    packet: 2.2 us instead of 2.7 us on a quiet Zen 4 machine, and about 5 us
+    of Python saved out of ~17 us on a slower, loaded one (where the worker
+    sends to 20 viewers, that was 6 % of a core).
 
     Same buffer and library call as ``Session.protect``, on the same thread.
     Holds the session: its ``srtp_t`` is freed with it.
