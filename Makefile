@@ -27,8 +27,8 @@ demo: $(VENV)/.installed
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop); two simulated ambulances start in a few seconds"
 	@export DJANGO_SETTINGS_MODULE=config.settings.dev; trap 'kill 0' INT TERM EXIT; \
 	( sleep 6; \
-	  $(PY) manage.py simulate_ambulance --scenario stemi --user medic.alpha --duration 3600 --url http://$(HOST):$(PORT) & \
-	  $(PY) manage.py simulate_ambulance --scenario stroke --user medic.bravo --duration 3600 --url http://$(HOST):$(PORT) --seed 2 & \
+	  $(PY) manage.py simulate_ambulance --scenario stemi --user medic.alpha --duration 3600 --url http://$(HOST):$(PORT) --resume & \
+	  $(PY) manage.py simulate_ambulance --scenario stroke --user medic.bravo --duration 3600 --url http://$(HOST):$(PORT) --seed 2 --resume & \
 	  wait ) & \
 	$(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) --ws-max-size 262144 --lifespan off
 

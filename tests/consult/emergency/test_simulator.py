@@ -53,6 +53,46 @@ async def test_simulated_ambulance_streams_and_arrives(
     )
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(120)
+async def test_resumed_ambulance_carries_on_with_the_crews_case(
+    world, live_server_url, redis_layer
+) -> None:  # type: ignore[no-untyped-def]
+    """--resume drives the crew's en-route case of that scenario; no second case.
+
+    A stroke case of the same crew is left alone, and without --resume a new
+    case is opened as before.
+    """
+    stemi = await sync_to_async(world.open_case)(category="stemi")
+    stroke = await sync_to_async(world.open_case)(category="stroke")
+    _token, raw = await sync_to_async(device_token_create)(
+        user=world.paramedic, name="sim"
+    )
+    common = dict(
+        base_url=live_server_url,
+        token=raw,
+        scenario="stemi",
+        duration=1.0,
+        hospital_id=world.hospital.pk,
+        start_offset_km=5.0,
+        seed=3,
+        log=lambda line: None,
+    )
+    resumed = await drive(**common, resume=True)
+    fresh = await drive(**common)
+
+    def facts() -> tuple[str, str, int, int]:
+        return (
+            EmergencyCase.objects.get(pk=stemi.pk).status,
+            EmergencyCase.objects.get(pk=stroke.pk).status,
+            VitalsBatch.objects.filter(case=stemi, kind="numerics").count(),
+            EmergencyCase.objects.filter(crew=world.crew).count(),
+        )
+
+    assert (resumed["case"], fresh["case"] != str(stemi.pk)) == (str(stemi.pk), True)
+    assert await sync_to_async(facts)() == ("arrived", "opened", 1, 3)
+
+
 @pytest.mark.django_db
 def test_seed_emergency_creates_teams_and_two_cases_once() -> None:
     """After seed_demo, seeding twice leaves five teams and two inbound cases."""

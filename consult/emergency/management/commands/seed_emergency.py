@@ -3,7 +3,7 @@
 Idempotent. Builds on ``seed_demo``'s organisations and users; call
 ``seed_emergency()`` from there, or run this command after it. The two
 cases carry a few minutes of synthetic vitals so the board is not empty;
-``simulate_ambulance`` makes one move live.
+``simulate_ambulance --resume`` carries them on live, as ``make demo`` does.
 """
 
 from __future__ import annotations

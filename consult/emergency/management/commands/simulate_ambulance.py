@@ -1,9 +1,11 @@
 """``manage.py simulate_ambulance``: drive a case exactly as a crew's phone does.
 
-Opens a case over the HTTP API, streams ECG (250 Hz, a batch every 250 ms)
-and numerics (1 Hz) over the crew websocket with the lossless protocol,
-sends location fixes along a straight-line route with an ETA, and marks
-arrival at the end. Vitals come from ``media_core.vitals.VitalsSimulator``.
+Opens a case over the HTTP API (or, with ``--resume``, carries on with the
+crew's case already on its way, as a phone reopened mid-journey does),
+streams ECG (250 Hz, a batch every 250 ms) and numerics (1 Hz) over the
+crew websocket with the lossless protocol, sends location fixes along a
+straight-line route with an ETA, and marks arrival at the end. Vitals come
+from ``media_core.vitals.VitalsSimulator``.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ async def drive(
     start_offset_km: float,
     seed: int,
     log: Any,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Run one ambulance for ``duration`` seconds; returns a summary."""
     hospitals = (
@@ -96,24 +99,33 @@ async def drive(
         end[0] + degrees * 0.8,
         end[1] + degrees * 0.6 / math.cos(math.radians(end[0])),
     )
-    case = await asyncio.to_thread(
-        _http,
-        "POST",
-        f"{base_url}/api/emergency/cases/",
-        token,
-        {
-            "destination": hospital["id"],
-            "category": CATEGORY[scenario],
-            "estimated_age": 40 + seed % 45,
-            "sex": "male" if seed % 2 else "female",
-            "chief_complaint": f"Simulated {scenario} patient",
-            "treatment": "Simulated: oxygen, IV access",
-        },
-    )
+    case = None
+    if resume:
+        case = await _resumable(base_url, token, hospital["id"], scenario)
+    if case is None:
+        case = await asyncio.to_thread(
+            _http,
+            "POST",
+            f"{base_url}/api/emergency/cases/",
+            token,
+            {
+                "destination": hospital["id"],
+                "category": CATEGORY[scenario],
+                "estimated_age": 40 + seed % 45,
+                "sex": "male" if seed % 2 else "female",
+                "chief_complaint": f"Simulated {scenario} patient",
+                "treatment": "Simulated: oxygen, IV access",
+            },
+        )
     case_id = case["id"]
-    await asyncio.to_thread(
-        _http, "POST", f"{base_url}/api/emergency/cases/{case_id}/depart/", token, {}
-    )
+    if case["status"] == "opened":
+        await asyncio.to_thread(
+            _http,
+            "POST",
+            f"{base_url}/api/emergency/cases/{case_id}/depart/",
+            token,
+            {},
+        )
     log(f"case {case_id} ({scenario}) → {hospital['name']}")
     parsed = urlparse(base_url)
     scheme = "wss" if parsed.scheme == "https" else "ws"
@@ -183,6 +195,29 @@ async def drive(
     }
 
 
+async def _resumable(
+    base_url: str, token: str, hospital_id: int, scenario: str
+) -> dict[str, Any] | None:
+    """The crew's case of this scenario still on its way to the hospital, if any.
+
+    A crew carries one patient at a time: a phone reopened mid-journey goes
+    on with that case rather than opening a second one.
+    """
+    cases = (
+        await asyncio.to_thread(_http, "GET", f"{base_url}/api/emergency/cases/", token)
+    )["cases"]
+    return next(
+        (
+            c
+            for c in cases
+            if c["status"] in ("opened", "en_route", "accepted")
+            and c["category"] == CATEGORY[scenario]
+            and c["destination"]["id"] == hospital_id
+        ),
+        None,
+    )
+
+
 class Command(BaseCommand):
     help = "Simulate an ambulance: open a case, stream vitals and location, arrive."
 
@@ -199,6 +234,11 @@ class Command(BaseCommand):
         parser.add_argument("--hospital", type=int, help="destination organisation id")
         parser.add_argument("--distance-km", type=float, default=8.0)
         parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="carry on with the crew's case of this scenario already en route",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         token = options["token"] or self._token(options["user"])
@@ -212,6 +252,7 @@ class Command(BaseCommand):
                 start_offset_km=options["distance_km"],
                 seed=options["seed"],
                 log=lambda line: self.stdout.write(line),
+                resume=options["resume"],
             )
         )
         self.stdout.write(json.dumps(summary))
