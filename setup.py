@@ -1,4 +1,4 @@
-"""Build hook for the compiled paint kernel; all other metadata is in pyproject.toml.
+"""Build hook for the compiled drawing kernels; all other metadata is in pyproject.toml.
 
 ``optional``: without a C compiler the install still succeeds and drawing falls
 back to numpy (``media_core.draw.native``); under ``CI=true`` a test fails
@@ -10,10 +10,12 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "media_core.draw._paint",
-            ["media_core/draw/_paint.c"],
+            f"media_core.draw.{name}",
+            [f"media_core/draw/{name}.c"],
+            depends=["media_core/draw/_planes.h"],
             extra_compile_args=["-O3"],
             optional=True,
         )
+        for name in ("_paint", "_stroke")
     ]
 )

@@ -22,15 +22,9 @@
  * protocol is used: the build needs no numpy headers.
  */
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_planes.h"
 
-#include <stdint.h>
 #include <string.h>
-
-/* Releasing the GIL costs a little and taking it back may wait for another
- * thread's switch interval, so short loops keep it (as numpy does). */
-#define GIL_THRESHOLD 2048
 
 /* How many runs or pixels ahead to prefetch. A decoder has just written the
  * frame, so the rows an overlay touches are out of L1/L2 and each sits in its
@@ -113,22 +107,6 @@ get_array(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, const char *name)
         return -1;
     }
     return 0;
-}
-
-static void
-release_all(Py_buffer *views, int count)
-{
-    for (int i = 0; i < count; i++) {
-        PyBuffer_Release(&views[i]);
-    }
-}
-
-/* Whether the n bytes at a and the m bytes at b share any. */
-static int
-overlap(const void *a, Py_ssize_t n, const void *b, Py_ssize_t m)
-{
-    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
-    return n > 0 && m > 0 && x < y + (uintptr_t)m && y < x + (uintptr_t)n;
 }
 
 /* The checks below are branch-free so they vectorise: each term's top bit is
@@ -336,33 +314,6 @@ paint(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 fail:
     release_all(views, 7);
     return NULL;
-}
-
-/* A 2-D byte view with contiguous rows, or an error. */
-static int
-get_rows(PyObject *obj, Py_buffer *view, int flags, const char *name)
-{
-    if (PyObject_GetBuffer(obj, view, flags | PyBUF_STRIDES) < 0) {
-        return -1;
-    }
-    if (view->itemsize != 1 || view->ndim != 2 || view->strides[1] != 1 ||
-        view->strides[0] < 0) {
-        PyErr_Format(PyExc_ValueError, "%s must be 2-D bytes with contiguous rows",
-                     name);
-        PyBuffer_Release(view);
-        return -1;
-    }
-    return 0;
-}
-
-/* How many bytes a 2-D view spans from its first byte. */
-static Py_ssize_t
-span(const Py_buffer *view)
-{
-    if (view->shape[0] == 0 || view->shape[1] == 0) {
-        return 0;
-    }
-    return (view->shape[0] - 1) * view->strides[0] + view->shape[1];
 }
 
 static PyObject *

@@ -1,9 +1,11 @@
-"""The compiled paint kernel (``_paint.c``), with numpy as the fallback.
+"""The compiled drawing kernels, with numpy and OpenCV as the fallback.
 
-``pip install -e .`` builds the kernel; where it could not be built (no C
-compiler) drawing takes the pure-numpy path, which writes the same bytes
-slower. ``ENABLED`` switches between them at run time, so tests can check
-both paths give identical frames.
+``_paint.c`` writes a frame's cached overlay runs and blends; ``_stroke.c``
+strokes the anti-aliased vitals traces. ``pip install -e .`` builds both;
+where they could not be built (no C compiler) drawing takes the pure-numpy
+path, which writes the same bytes slower, and traces are stroked with
+OpenCV, which anti-aliases its edges slightly differently. ``ENABLED``
+switches between them at run time, so tests can compare both paths.
 """
 
 from __future__ import annotations
@@ -12,20 +14,27 @@ import importlib
 import logging
 from types import ModuleType
 
+import cv2
 import numpy as np
 
 from media_core.canvas import YuvCanvas
+from media_core.draw.colour import Colour
 
 logger = logging.getLogger(__name__)
 
-_kernel: ModuleType | None
-try:
-    _kernel = importlib.import_module("media_core.draw._paint")
-except ImportError as exc:  # pragma: no cover - depends on the build
-    _kernel = None
-    logger.info("compiled paint kernel unavailable (%s); drawing with numpy", exc)
 
-AVAILABLE = _kernel is not None
+def _load(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(f"media_core.draw.{name}")
+    except ImportError as exc:  # pragma: no cover - depends on the build
+        logger.info("compiled %s unavailable (%s); drawing without it", name, exc)
+        return None
+
+
+_kernel = _load("_paint")
+_stroker = _load("_stroke")
+
+AVAILABLE = _kernel is not None and _stroker is not None
 # Tests set this to False to exercise the numpy path.
 ENABLED = AVAILABLE
 
@@ -67,3 +76,25 @@ def fill_columns(plane: np.ndarray, left: int, right: int, value: int) -> None:
         paint.fill_columns(plane, left, right, value)
     else:
         plane[:, left:right] = value
+
+
+def stroke(
+    canvas: YuvCanvas, pieces: list[np.ndarray], colour: Colour, thickness: int
+) -> None:
+    """Anti-aliased polylines, ``thickness`` luma pixels wide, onto ``canvas``.
+
+    Each piece is a C-contiguous int32 ``(n, 2)`` array of luma ``(x, y)``
+    in 1/16 pixel (OpenCV's ``shift=4``); pixels off the canvas are clipped.
+    The kernel blends luma and chroma by exact coverage. OpenCV, the
+    fallback, anti-aliases luma and draws chroma hard-edged at half width.
+    """
+    if ENABLED and _stroker is not None:
+        yuv = bytes((colour.y, colour.u, colour.v))
+        for points in pieces:
+            _stroker.stroke(canvas.y, canvas.u, canvas.v, points, yuv, thickness)
+        return
+    half = [(p - 8) >> 1 for p in pieces]
+    thin = max(1, thickness // 2)
+    cv2.polylines(canvas.y, pieces, False, colour.y, thickness, cv2.LINE_AA, 4)
+    cv2.polylines(canvas.u, half, False, colour.u, thin, cv2.LINE_8, 4)
+    cv2.polylines(canvas.v, half, False, colour.v, thin, cv2.LINE_8, 4)

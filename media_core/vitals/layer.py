@@ -16,12 +16,11 @@ import logging
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from media_core.canvas import YuvCanvas
 from media_core.draw import Colour, Rect, Text, draw, text_tile
-from media_core.draw.native import blit, fill_columns
+from media_core.draw.native import blit, fill_columns, stroke
 from media_core.vitals.model import Vitals, VitalsFeed, valid_number
 from media_core.vitals.news2 import Band, News2, news2
 
@@ -130,7 +129,6 @@ class _Sweep:
         self.last: tuple[float, float] | None = None
         self._x_scale = self.w / seconds
         self._y_scale = (self.h - 1) / (self.high - self.low)
-        self._thin = max(1, thickness // 2)
         self._planes = (
             (strip.y, clean.y, 1),
             (strip.u, clean.u, 2),
@@ -199,10 +197,8 @@ class _Sweep:
             self.high,
         )
         low, top = -4.0 * self.h, 5.0 * self.h
-        # The previous frame's last point, then each sample: 4-bit fixed point
-        # for luma and the same halved (and re-centred) for chroma.
-        fx, fy = int(x * 16), int(min(max(y, low), top) * 16)
-        fixed, half = [fx, fy], [(fx - 8) >> 1, (fy - 8) >> 1]
+        # The previous frame's last point, then each sample, in 4-bit fixed point.
+        fixed = [int(x * 16), int(min(max(y, low), top) * 16)]
         j = first
         for value in values:
             y = (high - float(value)) * y_scale
@@ -210,17 +206,12 @@ class _Sweep:
                 return False
             x = (j / fs % seconds) * x_scale
             j += 1
-            fx, fy = int(x * 16), int(min(max(y, low), top) * 16)
-            fixed += (fx, fy)
-            half += ((fx - 8) >> 1, (fy - 8) >> 1)
+            fixed += (int(x * 16), int(min(max(y, low), top) * 16))
         if x < last[0]:
             return False  # the sweep wraps within this frame
         self._erase(last[0] + self.gap, x + self.gap)
         self.last = (x, y)
-        self._draw(
-            [np.array(fixed, np.int32).reshape(-1, 2)],
-            [np.array(half, np.int32).reshape(-1, 2)],
-        )
+        self._draw([np.array(fixed, np.int32).reshape(-1, 2)])
         return True
 
     def _erase(self, a: float, b: float) -> None:
@@ -272,25 +263,16 @@ class _Sweep:
             fixed = [(p * 16).astype(np.int32) for p in pieces if len(p) > 1]
             if not fixed:
                 return
-            half = [(p - 8) >> 1 for p in fixed]
         else:
             points *= 16
-            whole = points.astype(np.int32)
-            fixed = [whole]
-            whole = whole - 8
-            whole >>= 1
-            half = [whole]
-        self._draw(fixed, half)
+            fixed = [points.astype(np.int32)]
+        self._draw(fixed)
 
-    def _draw(self, fixed: list[np.ndarray], half: list[np.ndarray]) -> None:
-        """Stroke fixed-point (4 bits) luma pieces and their chroma halves."""
-        # Drawn with OpenCV straight onto the panel planes: the panel is small
-        # and owned, so luma anti-aliasing blends against the strip directly.
-        # Chroma at half resolution is drawn hard-edged; the eye cannot tell.
-        c, strip, thin = self.colour, self.strip, self._thin
-        cv2.polylines(strip.y, fixed, False, c.y, self.thickness, cv2.LINE_AA, 4)
-        cv2.polylines(strip.u, half, False, c.u, thin, cv2.LINE_8, 4)
-        cv2.polylines(strip.v, half, False, c.v, thin, cv2.LINE_8, 4)
+    def _draw(self, fixed: list[np.ndarray]) -> None:
+        """Stroke pieces of luma points in 4-bit fixed point."""
+        # Straight onto the panel's strip: the panel is small and owned, so
+        # anti-aliasing blends against the strip's background directly.
+        stroke(self.strip, fixed, self.colour, self.thickness)
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,7 +370,9 @@ class VitalsLayer:
         label = 1.6 * u
         wave_w = _even(0.5 * w)
         strip_h = _even((h - 3 * pad) / 2)
-        thick = max(1, round(0.28 * u))
+        # An even width (6 px at 4K, 4 at 1080p, 2 at 720p): the trace weights
+        # the panel was designed with, when OpenCV rounded odd widths up.
+        thick = max(2, 2 * round(0.14 * u))
         strips = (
             ("ecg", "II", pad, (-0.7, 1.7), ECG_COLOUR),
             ("pleth", "Pleth", 2 * pad + strip_h, (-0.05, 1.05), PLETH_COLOUR),

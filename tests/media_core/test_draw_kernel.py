@@ -13,6 +13,7 @@ import pytest
 from media_core.canvas import YuvCanvas
 from media_core.draw import ShapeLayer, native
 from media_core.vitals import VitalsLayer, VitalsSimulator
+from media_core.vitals import layer as vitals_layer
 from tests.media_core.test_draw_program import _random_shapes, _textured, _unaligned
 
 CI = os.environ.get("CI", "").lower() == "true"
@@ -40,7 +41,7 @@ def test_ci_uses_the_compiled_kernel() -> None:
     (``optional=True`` in setup.py) fails here."""
     if not CI:
         pytest.skip("only enforced under CI=true")
-    assert native.AVAILABLE, "media_core.draw._paint did not build or import"
+    assert native.AVAILABLE, "media_core.draw._paint or _stroke did not build"
     assert native.ENABLED and native.kernel() is not None
 
 
@@ -104,7 +105,20 @@ def test_vitals_panel_identical_bytes(
     kernel: Any, monkeypatch: pytest.MonkeyPatch, width: int, height: int
 ) -> None:
     """The vitals layer (panel blit, strip erasing) gives the same frames with
-    the kernel as with numpy, frame after frame, across a seek back."""
+    the kernel as with numpy, frame after frame, across a seek back. The
+    traces are stroked by the compiled stroke in both runs: OpenCV, its
+    fallback, anti-aliases differently (compared in test_draw_stroke)."""
+    stroke = native.stroke
+
+    def stroke_compiled(*args: Any) -> None:
+        enabled = native.ENABLED
+        native.ENABLED = True
+        try:
+            stroke(*args)
+        finally:
+            native.ENABLED = enabled
+
+    monkeypatch.setattr(vitals_layer, "stroke", stroke_compiled)
     results = []
     for enabled in (True, False):
         monkeypatch.setattr(native, "ENABLED", enabled)
