@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.management import call_command
+from django.utils import timezone
 
 from consult.accounts.services import device_token_create
+from consult.emergency import ingest
 from consult.emergency.management.commands.seed_emergency import seed_emergency
-from consult.emergency.management.commands.simulate_ambulance import drive
+from consult.emergency.management.commands.simulate_ambulance import (
+    drive,
+    numerics_payload,
+)
 from consult.emergency.models import EmergencyCase, LocationFix, Team, VitalsBatch
+from consult.records.context import COMMAND
+from media_core.vitals import VitalsSimulator
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -60,11 +70,31 @@ async def test_resumed_ambulance_carries_on_with_the_crews_case(
 ) -> None:  # type: ignore[no-untyped-def]
     """--resume drives the crew's en-route case of that scenario; no second case.
 
-    A stroke case of the same crew is left alone, and without --resume a new
-    case is opened as before.
+    The patient carries on along the scenario from its first numerics five
+    minutes ago, not from its start. A stroke case of the same crew is left
+    alone, and without --resume a new case is opened as before.
     """
     stemi = await sync_to_async(world.open_case)(category="stemi")
     stroke = await sync_to_async(world.open_case)(category="stroke")
+    earlier = numerics_payload(VitalsSimulator("stemi", seed=3), 0.0)
+    await sync_to_async(ingest.vitals_ingest)(
+        actor=world.paramedic,
+        case_id=stemi.pk,
+        batches=[
+            ingest.BatchIn(
+                device_id="earlier-phone",
+                stream_id=uuid.uuid4(),
+                seq=0,
+                kind="numerics",
+                sample_t0=timezone.now() - timedelta(seconds=300),
+                rate_hz=0,
+                n_samples=1,
+                payload=earlier,
+                sha256=ingest.payload_sha256(earlier),
+            )
+        ],
+        ctx=COMMAND,
+    )
     _token, raw = await sync_to_async(device_token_create)(
         user=world.paramedic, name="sim"
     )
@@ -81,16 +111,24 @@ async def test_resumed_ambulance_carries_on_with_the_crews_case(
     resumed = await drive(**common, resume=True)
     fresh = await drive(**common)
 
-    def facts() -> tuple[str, str, int, int]:
+    def facts() -> tuple[str, str, int, int, dict]:
+        first = VitalsBatch.objects.get(
+            case=stemi, device_id="sim-3", kind="numerics", seq=0
+        )
         return (
             EmergencyCase.objects.get(pk=stemi.pk).status,
             EmergencyCase.objects.get(pk=stroke.pk).status,
             VitalsBatch.objects.filter(case=stemi, kind="numerics").count(),
             EmergencyCase.objects.filter(crew=world.crew).count(),
+            first.payload,
         )
 
+    *state, payload = await sync_to_async(facts)()
     assert (resumed["case"], fresh["case"] != str(stemi.pk)) == (str(stemi.pk), True)
-    assert await sync_to_async(facts)() == ("arrived", "opened", 1, 3)
+    assert state == ["arrived", "opened", 2, 3]
+    sim = VitalsSimulator("stemi", seed=3)
+    assert payload in [numerics_payload(sim, t) for t in (300.0, 301.0, 302.0)]
+    assert payload != numerics_payload(sim, 0.0)
 
 
 @pytest.mark.django_db

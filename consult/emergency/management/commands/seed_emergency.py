@@ -45,10 +45,11 @@ TEAMS = [
     ("resus", "Resuscitation team", "Emergency", ["cardiac_arrest"], ["nurse.ed"]),
     ("sepsis", "Sepsis team", "Emergency", ["sepsis"], ["nurse.ed"]),
 ]
-# paramedic, scenario, category, age, sex, complaint, minutes of history, km away
+# paramedic, scenario, category, age, sex, complaint, minutes of history, km away,
+# simulator seed (the one ``make demo``'s simulate_ambulance --resume carries on)
 CASES = [
-    ("medic.alpha", "stemi", "stemi", 63, "male", "Central chest pain", 6, 7.0),
-    ("medic.bravo", "stroke", "stroke", 78, "female", "Left-sided weakness", 4, 12.0),
+    ("medic.alpha", "stemi", "stemi", 63, "male", "Central chest pain", 6, 7.0, 1),
+    ("medic.bravo", "stroke", "stroke", 78, "female", "Left-sided weakness", 4, 12, 2),
 ]
 
 
@@ -68,8 +69,10 @@ def _numerics(sim: VitalsSimulator, t: float) -> dict[str, Any]:
     }
 
 
-def _history(case: EmergencyCase, paramedic: User, scenario: str, minutes: int) -> None:
-    sim = VitalsSimulator(scenario, seed=len(scenario))
+def _history(
+    case: EmergencyCase, paramedic: User, scenario: str, minutes: int, seed: int
+) -> None:
+    sim = VitalsSimulator(scenario, seed=seed)
     now = timezone.now()
     stream = uuid.uuid4()
     batches = []
@@ -117,7 +120,7 @@ def seed_emergency(*, stdout: Any = None) -> list[EmergencyCase]:
         )
         team.members.set(User.objects.filter(username__in=members))
     cases = []
-    for username, scenario, category, age, sex, complaint, minutes, km in CASES:
+    for username, scenario, category, age, sex, complaint, minutes, km, seed in CASES:
         paramedic = User.objects.get(username=username)
         existing = EmergencyCase.objects.filter(
             crew_id=paramedic.crew_id, status__in=ACTIVE_STATUSES
@@ -142,7 +145,7 @@ def seed_emergency(*, stdout: Any = None) -> list[EmergencyCase]:
                 call_received_at=timezone.now() - timedelta(minutes=minutes + 12),
             )
             services.case_depart(actor=paramedic, case_id=case.pk, ctx=COMMAND)
-            _history(case, paramedic, scenario, minutes)
+            _history(case, paramedic, scenario, minutes, seed)
             degrees = km / 111.0
             services.location_record(
                 actor=paramedic,

@@ -15,6 +15,7 @@ import json
 import math
 import time
 import urllib.request
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -118,6 +119,9 @@ async def drive(
             },
         )
     case_id = case["id"]
+    # A resumed patient carries on along its scenario from where its vitals
+    # so far left it (whole seconds keep the ECG on its 250 Hz grid).
+    offset = await _vitals_age(base_url, token, case) if resume else 0
     if case["status"] == "opened":
         await asyncio.to_thread(
             _http,
@@ -149,7 +153,7 @@ async def drive(
     while (elapsed := tick * BATCH_S) < duration:
         await asyncio.sleep(max(0.0, began + elapsed + BATCH_S - time.monotonic()))
         t0, t1 = elapsed, elapsed + BATCH_S
-        samples = ecg_payload(sim, t0, t1)
+        samples = ecg_payload(sim, offset + t0, offset + t1)
         if samples:
             uplink.add(
                 ecg,
@@ -161,7 +165,7 @@ async def drive(
         if tick % 4 == 0:
             uplink.add(
                 numerics,
-                payload=numerics_payload(sim, t0),
+                payload=numerics_payload(sim, offset + t0),
                 sample_t0_ms=(wall0 + t0) * 1000,
             )
         if tick % 20 == 0:
@@ -218,6 +222,25 @@ async def _resumable(
     )
 
 
+async def _vitals_age(base_url: str, token: str, case: dict[str, Any]) -> int:
+    """Whole seconds since the case's first numerics sample (0 without any)."""
+    firsts = []
+    for stream in case["streams"]:
+        if stream["kind"] != "numerics":
+            continue
+        page = await asyncio.to_thread(
+            _http,
+            "GET",
+            f"{base_url}/api/emergency/cases/{case['id']}/vitals/"
+            f"?stream={stream['stream']}&limit=1",
+            token,
+        )
+        firsts += [datetime.fromisoformat(b["sample_t0"]) for b in page["batches"]]
+    if not firsts:
+        return 0
+    return max(0, int((datetime.now(UTC) - min(firsts)).total_seconds()))
+
+
 class Command(BaseCommand):
     help = "Simulate an ambulance: open a case, stream vitals and location, arrive."
 
@@ -237,7 +260,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--resume",
             action="store_true",
-            help="carry on with the crew's case of this scenario already en route",
+            help="carry on with the crew's case of this scenario already en route, "
+            "its patient's scenario from its first vitals",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
