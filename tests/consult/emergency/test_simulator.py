@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from consult.accounts.services import device_token_create
-from consult.emergency import ingest
+from consult.emergency import ingest, services
 from consult.emergency.management.commands.seed_emergency import seed_emergency
 from consult.emergency.management.commands.simulate_ambulance import (
     drive,
@@ -71,7 +71,8 @@ async def test_resumed_ambulance_carries_on_with_the_crews_case(
     """--resume drives the crew's en-route case of that scenario; no second case.
 
     The patient carries on along the scenario from its first numerics five
-    minutes ago, not from its start. A stroke case of the same crew is left
+    minutes ago, not from its start, and the ambulance from where it was
+    last seen. A stroke case of the same crew is left
     alone, and without --resume a new case is opened as before.
     """
     stemi = await sync_to_async(world.open_case)(category="stemi")
@@ -95,6 +96,15 @@ async def test_resumed_ambulance_carries_on_with_the_crews_case(
         ],
         ctx=COMMAND,
     )
+    seen = (51.5574, -0.1678)  # 6 km from the world's hospital
+    await sync_to_async(services.location_record)(
+        actor=world.paramedic,
+        case_id=stemi.pk,
+        lat=seen[0],
+        lon=seen[1],
+        at=timezone.now() - timedelta(seconds=5),
+        speed_mps=12.0,
+    )
     _token, raw = await sync_to_async(device_token_create)(
         user=world.paramedic, name="sim"
     )
@@ -111,24 +121,27 @@ async def test_resumed_ambulance_carries_on_with_the_crews_case(
     resumed = await drive(**common, resume=True)
     fresh = await drive(**common)
 
-    def facts() -> tuple[str, str, int, int, dict]:
+    def facts() -> tuple[str, str, int, int, dict, tuple[float, float]]:
         first = VitalsBatch.objects.get(
             case=stemi, device_id="sim-3", kind="numerics", seq=0
         )
+        fixes = LocationFix.objects.filter(case=stemi).order_by("at")
         return (
             EmergencyCase.objects.get(pk=stemi.pk).status,
             EmergencyCase.objects.get(pk=stroke.pk).status,
             VitalsBatch.objects.filter(case=stemi, kind="numerics").count(),
             EmergencyCase.objects.filter(crew=world.crew).count(),
             first.payload,
+            (fixes[1].lat, fixes[1].lon),
         )
 
-    *state, payload = await sync_to_async(facts)()
+    *state, payload, drove_from = await sync_to_async(facts)()
     assert (resumed["case"], fresh["case"] != str(stemi.pk)) == (str(stemi.pk), True)
     assert state == ["arrived", "opened", 2, 3]
     sim = VitalsSimulator("stemi", seed=3)
     assert payload in [numerics_payload(sim, t) for t in (300.0, 301.0, 302.0)]
     assert payload != numerics_payload(sim, 0.0)
+    assert drove_from == pytest.approx(seen, abs=1e-6)
 
 
 @pytest.mark.django_db

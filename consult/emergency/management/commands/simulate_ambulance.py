@@ -122,6 +122,9 @@ async def drive(
     # A resumed patient carries on along its scenario from where its vitals
     # so far left it (whole seconds keep the ECG on its 250 Hz grid).
     offset = await _vitals_age(base_url, token, case) if resume else 0
+    if resume and case.get("position"):
+        # ... and drives on from where it was last seen.
+        start = (case["position"]["lat"], case["position"]["lon"])
     if case["status"] == "opened":
         await asyncio.to_thread(
             _http,
@@ -255,7 +258,12 @@ class Command(BaseCommand):
             help="without --token, create a token for this paramedic",
         )
         parser.add_argument("--hospital", type=int, help="destination organisation id")
-        parser.add_argument("--distance-km", type=float, default=8.0)
+        parser.add_argument(
+            "--distance-km",
+            type=float,
+            default=8.0,
+            help="start this far from the hospital (--resume: where last seen)",
+        )
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument(
             "--resume",
