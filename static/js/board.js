@@ -186,7 +186,7 @@ function renderPanel() {
   const c = cases.get(focusId);
   if (!c) return;
   setText("p-title", `${CATEGORY_LABEL[c.category] || c.category} · ${fmtAge(c)}`);
-  setText("p-sub", `Crew ${c.crew.call_sign} (${c.service.name}) · opened ${fmtTime(c.opened_at)} · ETA ${c.status === "arrived" ? "arrived" : fmtEta(etaSeconds(c))}`);
+  setText("p-sub", `Crew ${c.crew.call_sign} · ${c.service.name} · opened ${fmtTime(c.opened_at)} · ETA ${c.status === "arrived" ? "arrived" : fmtEta(etaSeconds(c))}`);
   const band = c.news2.band || "unknown";
   $("p-news").className = "ems-news-chip band-" + band;
   setText("p-news-total", c.news2.total ?? "—");
