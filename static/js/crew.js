@@ -4,7 +4,7 @@
 // crew/: the shared state and error box, vitals (NEWS2, the simulated monitor,
 // manual entry), location, photos and the live video.
 
-import { CATEGORIES, CATEGORY_LABEL, api, el, fmtEta, setText } from "./ems.js";
+import { CATEGORIES, CATEGORY_LABEL, api, el, fmtAge, fmtEta, setText } from "./ems.js";
 import {
   Uplink, allowSocket, blockSocket, deviceId, metaGet, metaSet, openDb, pendingBatches, pendingByCase, unlockOutbox, wipeAll,
 } from "./outbox.js";
@@ -204,7 +204,8 @@ async function loadCrewCases() {
     const { cases } = await api("/api/emergency/cases/");
     const list = $("crew-case-list");
     list.replaceChildren(...cases.map((c) => el("li", {}, el("a", { class: "ems-big ems-caselink", href: `/emergency/crew/${c.id}/` },
-      el("strong", { text: CATEGORY_LABEL[c.category] || c.category }), ` · ${c.status.replace("_", " ")} → ${c.destination.name}`))));
+      el("strong", { text: `${CATEGORY_LABEL[c.category] || c.category} ${fmtAge(c)}` }),
+      el("span", { class: "muted", text: `${c.status.replace("_", " ")} → ${c.destination.name}` })))));
     $("crew-cases").hidden = cases.length === 0;
   } catch (_) { /* the form still works */ }
 }
