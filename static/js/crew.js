@@ -184,6 +184,7 @@ async function saveDetails() {
   } catch (err) { showError(err); }
 }
 
+/** Fills the destination list; whether the server answered. */
 async function loadHospitals() {
   const select = $("f-destination");
   try {
@@ -193,9 +194,11 @@ async function loadHospitals() {
     if (hospitals.length === 1) select.value = String(hospitals[0].id);
     const last = localStorage.getItem("ems.lastDestination");
     if (last && hospitals.some((h) => String(h.id) === last)) select.value = last;
+    return true;
   } catch (err) {
     select.replaceChildren(el("option", { value: "", text: "Could not load hospitals" }));
     showError(err);
+    return false;
   }
 }
 
@@ -306,7 +309,8 @@ async function init() {
     await startCase(state.caseId);
   } else {
     $("crew-new").hidden = false;
-    loadHospitals();
+    // No case, no uplink socket yet: the link pill says whether the server answers.
+    loadHospitals().then((answered) => renderLink({ state: answered ? "online" : "offline", backlog: 0, degraded: false }));
     loadCrewCases();
   }
   drainOthers().catch(() => {});

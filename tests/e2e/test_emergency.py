@@ -223,6 +223,11 @@ def test_crew_opens_case_board_accepts_crew_sees_admitted(browser, live_url) -> 
     phone.wait_for_selector(
         "#f-destination option[value='%d']" % w["hospital"].pk, state="attached"
     )
+    # No case yet, so no uplink socket: the pill says the server answered.
+    phone.wait_for_function(
+        "document.getElementById('crew-link').textContent === 'Online'"
+    )
+    assert phone.locator("#crew-cases").is_hidden()
     # A few taps: category, age, sex; the only hospital is preselected.
     phone.tap("#cat-buttons button[data-value=stemi]")
     phone.fill("#f-age", "64")
@@ -258,6 +263,15 @@ def test_crew_opens_case_board_accepts_crew_sees_admitted(browser, live_url) -> 
     phone.wait_for_function(
         "document.getElementById('eta').textContent !== '—'", timeout=30_000
     )
+    # Reopened at its start page, the crew app offers the case first.
+    again = phone_ctx.new_page()
+    again.goto(f"{live_url}/emergency/crew/")
+    link = again.locator("#crew-case-list a").first
+    link.wait_for()
+    assert link.get_attribute("href") == f"/emergency/crew/{case_id}/"
+    assert "STEMI 64M" in link.inner_text()
+    assert link.bounding_box()["y"] < again.locator("#new-title").bounding_box()["y"]
+    again.close()
 
     board_ctx = browser.new_context(**DESKTOP)
     board = board_ctx.new_page()
