@@ -14,6 +14,7 @@ from tests.consult.scheduling.test_pages import BUILDERS
 pytestmark = pytest.mark.django_db
 
 FEATURES = (
+    "records:patient-list",
     "scheduling:calendar",
     "scheduling:book",
     "scheduling:mdt",
@@ -49,3 +50,13 @@ def test_home_tiles_offer_what_the_navigation_offers(client: Client, role: str) 
     }.get(role)
     if expected:
         assert reverse(expected) in tiles
+
+
+@pytest.mark.parametrize("role", [Role.TRAINEE, Role.ADMINISTRATOR])
+def test_roles_without_clinical_access_are_not_offered_the_patient_list(
+    client: Client, role: str
+) -> None:
+    """The list would only answer "not permitted" (and audit a refusal)."""
+    client.force_login(BUILDERS[role]())
+    html = client.get(reverse("home")).content.decode()
+    assert f'href="{reverse("records:patient-list")}"' not in html
