@@ -16,6 +16,7 @@ pytestmark = pytest.mark.django_db
 FEATURES = (
     "records:patient-list",
     "scheduling:calendar",
+    "rooms:list",
     "scheduling:book",
     "scheduling:mdt",
     "emergency:crew",
@@ -46,7 +47,7 @@ def test_home_tiles_offer_what_the_navigation_offers(client: Client, role: str) 
         Role.TRAINEE: "guidance:list",
         Role.SURGEON: "guidance:list",
         Role.NURSE: "scheduling:book",
-        Role.SPECIALIST: "scheduling:calendar",
+        Role.SPECIALIST: "rooms:list",
     }.get(role)
     if expected:
         assert reverse(expected) in tiles
