@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "consult.accounts",
     "consult.records",
@@ -222,6 +223,12 @@ SPECTACULAR_SETTINGS = {
     "surgical guidance. Session auth for browsers, device tokens for devices.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The API docs' Swagger UI from our static files (drf-spectacular-sidecar):
+    # a hospital network may not reach a CDN, and "@latest" from one is an
+    # unpinned third-party script on a page signed-in clinicians open.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Patient sex (records) and a casualty's estimated sex (emergency) are
     # different choice sets; name them rather than let the generator guess.

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 
 import pytest
 from django.urls import reverse
+
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +97,17 @@ def test_openapi_schema_lists_patient_endpoints_and_token_auth(client) -> None:
     """The schema documents the patient API and the device-token scheme."""
     text = client.get(reverse("api-schema")).content.decode()
     assert "/api/patients/{patient_id}/" in text and "deviceToken" in text
+
+
+def test_api_docs_page_loads_swagger_ui_from_our_own_static_files(client) -> None:
+    """No CDN: every script, stylesheet and icon of the docs page is served here."""
+    client.force_login(UserFactory())
+    html = client.get(reverse("api-docs")).content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css|png))"', html)
+    assert any("swagger-ui-bundle" in a for a in assets), assets
+    assert all(a.startswith("/static/") for a in assets), assets
+    for asset in assets:
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        if response.streaming:
+            b"".join(response.streaming_content)  # close the file
