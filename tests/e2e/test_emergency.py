@@ -452,6 +452,12 @@ BOARD_FRAMES_JS = (
     "(pid) => { const v = window.__board.video;"
     " return v ? (v.framesByParticipant()[pid] || 0) : 0; }"
 )
+MEDIA_STATE_JS = """(hook) => { const v = window[hook].video; if (!v) return null;
+  const m = v.media, pc = (p) => p && [p.connectionState, p.signalingState];
+  return JSON.stringify({status: v.status, pub: pc(m.pub), sub: pc(m.sub),
+    tracks: [...m.trackInfo.keys()], subscribed: [...m.subscribed],
+    pending: m.pending, asked: [...m.askedAt.keys()], sources: m.sources.length,
+    tiles: [...m.tiles].map(([id, t]) => [id, t.dataset.participant, t.frames])}); }"""
 BOARD_DECODED_JS = (
     "() => { const v = document.querySelector('#p-video-grid .tile.remote video');"
     " return v ? {w: v.videoWidth, n: v.getVideoPlaybackQuality().totalVideoFrames}"
@@ -558,9 +564,15 @@ def test_crew_video_reaches_the_board_live_with_latency(browser, live_url) -> No
     spare.wait_for_selector("#video-status[data-status=elsewhere]")
     spare_ctx.close()
     board.evaluate("window.__board.video.media.tiles.forEach((t) => { t.frames = 0; })")
-    board.wait_for_function(
-        f"({BOARD_FRAMES_JS})('{crew_pid}') > 10", timeout=VIDEO_TIMEOUT
-    )
+    try:
+        board.wait_for_function(
+            f"({BOARD_FRAMES_JS})('{crew_pid}') > 10", timeout=VIDEO_TIMEOUT
+        )
+    except Exception:
+        # What each side's media held when the picture did not come back.
+        print("BOARD MEDIA", board.evaluate(MEDIA_STATE_JS, "__board"))
+        print("PHONE MEDIA", phone.evaluate(MEDIA_STATE_JS, "__crew"))
+        raise
 
     # Closing the case detail leaves the room: the crew sees the operator go.
     operator_pid = f"u{w['operator'].pk}"

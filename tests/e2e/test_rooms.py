@@ -65,11 +65,19 @@ def _room(host, invitees, title: str = "Tumour board") -> Room:  # type: ignore[
 
 
 def _enter(
-    browser, live_url: str, user, room: Room, viewport=(1280, 800), video: int = 180
+    browser,
+    live_url: str,
+    user,
+    room: Room,
+    viewport=(1280, 800),
+    video: int = 180,
+    init_script: str | None = None,
 ):  # type: ignore[no-untyped-def]
     context = browser.new_context(
         viewport={"width": viewport[0], "height": viewport[1]}
     )
+    if init_script:
+        context.add_init_script(init_script)
     page = context.new_page()
     page.set_default_timeout(
         90_000
@@ -405,3 +413,39 @@ def test_a_cut_socket_reconnects_and_resumes(browser, live_url) -> None:  # type
     _wait_video_from(guest_page, [_pid(host)])
     for context in (host_ctx, guest_ctx):
         context.close()
+
+
+# The page's first subscribe offer from the media worker is lost on its way in.
+DROP_FIRST_SUB_OFFER = """(() => {
+  const add = WebSocket.prototype.addEventListener;
+  WebSocket.prototype.addEventListener = function (type, listener, options) {
+    if (type !== "message") return add.call(this, type, listener, options);
+    return add.call(this, type, function (event) {
+      if (!window.__droppedOffer) {
+        try {
+          const msg = JSON.parse(event.data);
+          if (msg.type === "media.offer" && msg.pc === "sub") { window.__droppedOffer = true; return; }
+        } catch (_) { /* not JSON */ }
+      }
+      return listener.call(this, event);
+    }, options);
+  };
+})();"""
+
+
+def test_a_subscription_whose_offer_never_came_is_renewed(browser, live_url) -> None:  # type: ignore[no-untyped-def]
+    """The guest's first subscribe offer is lost, so the worker waits for an answer
+    that never comes: 15 s after asking, the page reconnects, subscribes afresh
+    and the host's picture arrives."""
+    host, guest = _people(2)
+    room = _room(host, [guest])
+    host_ctx, host_page = _enter(browser, live_url, host, room)
+    guest_ctx, guest_page = _enter(
+        browser, live_url, guest, room, init_script=DROP_FIRST_SUB_OFFER
+    )
+    guest_page.wait_for_function("window.__droppedOffer === true")
+    _wait_video_from(guest_page, [_pid(host)])
+    assert guest_page.evaluate("window.__room.roomSocket.opened") >= 2
+    _wait_video_from(host_page, [_pid(guest)])
+    host_ctx.close()
+    guest_ctx.close()

@@ -9,6 +9,9 @@ const PUB_ANSWER_TIMEOUT_MS = 10000;
 // A peer connection not connected for this long is treated as failed. Chrome does not
 // always reach "failed" (a worker that closed its side can leave it "disconnected").
 const STALL_MS = 20000;
+// A track asked for and not offered by then: the subscription is stuck (an offer
+// or an answer went missing around a reconnect); a new socket subscribes afresh.
+const ASKED_MS = 15000;
 
 function maxHeightWanted(fallback) {
   const q = Number(new URLSearchParams(location.search).get("video"));
@@ -113,6 +116,7 @@ export class Media extends EventTarget {
     this.trackInfo = new Map();  // track id → {track, participant, kind, codec, label}
     this.subscribed = new Set(); // track ids asked for
     this.pending = [];           // track ids asked for, not yet given a mid (FIFO)
+    this.askedAt = new Map();    // track id -> when asked for, until an offer maps it
     this.midToTrack = new Map();
     this.tiles = new Map();      // track id → tile (remote video)
     this.audios = new Map();     // track id → <audio>
@@ -147,6 +151,13 @@ export class Media extends EventTarget {
         this.stallMs = Math.min(this.stallMs * 2, 8 * STALL_MS);
         this.dispatchEvent(new CustomEvent("failed", { detail: name }));
       }
+    }
+    const late = [...this.askedAt].filter(([, at]) => now - at > ASKED_MS);
+    if (late.length) {
+      console.warn(`media: ${late.length} track(s) asked for were never offered; reconnecting`);
+      this.askedAt.clear();
+      this.dispatchEvent(new CustomEvent("failed", { detail: "sub" }));
+      return;
     }
     if (!this.sub || this.sub.connectionState !== "connected") return;
     const again = [];
@@ -307,7 +318,7 @@ export class Media extends EventTarget {
     this.pub = null; this.sub = null;
     this.pubBusy = false; this.pubAgain = false;
     for (const s of this.sources) s.transceiver = null;
-    this.subscribed.clear(); this.pending = []; this.midToTrack.clear();
+    this.subscribed.clear(); this.pending = []; this.askedAt.clear(); this.midToTrack.clear();
     for (const tile of this.tiles.values()) tile.classList.add("stalled");
   }
 
@@ -418,12 +429,12 @@ export class Media extends EventTarget {
     // Gone tracks are unsubscribed, so the worker frees them and their m-lines go
     // inactive. Ids are never reused: a publisher who comes back has new ones.
     const gone = [...this.subscribed].filter((id) => !live.has(id));
-    for (const id of gone) this.subscribed.delete(id);
+    for (const id of gone) { this.subscribed.delete(id); this.askedAt.delete(id); }
     for (let i = 0; i < gone.length; i += 32) this.send({ type: "media.unsubscribe", tracks: gone.slice(i, i + 32) });
     const wanted = [...live].filter((id) => !this.subscribed.has(id));
     for (let i = 0; i < wanted.length; i += 32) {
       const chunk = wanted.slice(i, i + 32);
-      for (const id of chunk) { this.subscribed.add(id); this.pending.push(id); }
+      for (const id of chunk) { this.subscribed.add(id); this.pending.push(id); this.askedAt.set(id, performance.now()); }
       this.send({ type: "media.subscribe", tracks: chunk });
     }
     this.refreshLabels();
@@ -431,7 +442,7 @@ export class Media extends EventTarget {
 
   /** The worker refused a subscribe (a track went away meanwhile): ask again from the list. */
   onSubscribeError() {
-    for (const id of this.pending) this.subscribed.delete(id);
+    for (const id of this.pending) { this.subscribed.delete(id); this.askedAt.delete(id); }
     this.pending = [];
     setTimeout(() => this.onTracks([...this.trackInfo.values()]), 500);
   }
@@ -441,13 +452,18 @@ export class Media extends EventTarget {
       for (const [mid, id] of Object.entries(msg.tracks)) {
         this.midToTrack.set(mid, id);
         this.pending = this.pending.filter((p) => p !== id);
+        this.askedAt.delete(id);
       }
       return;
     }
     // Without the worker's {mid: track} map: new m-sections come in subscription order.
     const mids = [...msg.sdp.matchAll(/^a=mid:(\S+)/gm)].map((m) => m[1]);
     for (const mid of mids) {
-      if (!this.midToTrack.has(mid) && this.pending.length) this.midToTrack.set(mid, this.pending.shift());
+      if (!this.midToTrack.has(mid) && this.pending.length) {
+        const id = this.pending.shift();
+        this.midToTrack.set(mid, id);
+        this.askedAt.delete(id);
+      }
     }
   }
 
