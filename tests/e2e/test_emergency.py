@@ -456,7 +456,7 @@ MEDIA_STATE_JS = """(hook) => { const v = window[hook].video; if (!v) return nul
   const m = v.media, pc = (p) => p && [p.connectionState, p.signalingState];
   return JSON.stringify({status: v.status, pub: pc(m.pub), sub: pc(m.sub),
     tracks: [...m.trackInfo.keys()], subscribed: [...m.subscribed],
-    pending: m.pending, asked: [...m.askedAt.keys()], sources: m.sources.length,
+    pending: [...m.pending.keys()], sources: m.sources.length,
     tiles: [...m.tiles].map(([id, t]) => [id, t.dataset.participant, t.frames])}); }"""
 BOARD_DECODED_JS = (
     "() => { const v = document.querySelector('#p-video-grid .tile.remote video');"

@@ -115,8 +115,7 @@ export class Media extends EventTarget {
     this.sub = null;
     this.trackInfo = new Map();  // track id → {track, participant, kind, codec, label}
     this.subscribed = new Set(); // track ids asked for
-    this.pending = [];           // track ids asked for, not yet given a mid (FIFO)
-    this.askedAt = new Map();    // track id -> when asked for, until an offer maps it
+    this.pending = new Map();    // track id → when asked for, until an offer gives it a mid (FIFO)
     this.midToTrack = new Map();
     this.tiles = new Map();      // track id → tile (remote video)
     this.audios = new Map();     // track id → <audio>
@@ -152,17 +151,19 @@ export class Media extends EventTarget {
         this.dispatchEvent(new CustomEvent("failed", { detail: name }));
       }
     }
-    const late = [...this.askedAt].filter(([, at]) => now - at > ASKED_MS);
-    if (late.length) {
-      console.warn(`media: ${late.length} track(s) asked for were never offered; reconnecting`);
-      this.askedAt.clear();
+    const late = [...this.pending.values()].filter((at) => now - at > ASKED_MS).length;
+    if (late) {
+      console.warn(`media: ${late} track(s) asked for were never offered; reconnecting`);
+      // Re-armed, not dropped: if this reconnect is skipped (one at most every 10 s),
+      // the next check asks again. A new socket clears them (closePeers).
+      for (const id of this.pending.keys()) this.pending.set(id, now);
       this.dispatchEvent(new CustomEvent("failed", { detail: "sub" }));
       return;
     }
     if (!this.sub || this.sub.connectionState !== "connected") return;
     const again = [];
     for (const [id, tile] of this.tiles) {
-      if (!this.subscribed.has(id) || this.pending.includes(id)) continue;
+      if (!this.subscribed.has(id) || this.pending.has(id)) continue;
       const idle = now - (tile.lastFrameAt || tile.createdAt || now);
       if (idle < 8000) { tile.stuck = 0; continue; }
       tile.stuck = (tile.stuck || 0) + 1;
@@ -318,7 +319,7 @@ export class Media extends EventTarget {
     this.pub = null; this.sub = null;
     this.pubBusy = false; this.pubAgain = false;
     for (const s of this.sources) s.transceiver = null;
-    this.subscribed.clear(); this.pending = []; this.askedAt.clear(); this.midToTrack.clear();
+    this.subscribed.clear(); this.pending.clear(); this.midToTrack.clear();
     for (const tile of this.tiles.values()) tile.classList.add("stalled");
   }
 
@@ -429,12 +430,12 @@ export class Media extends EventTarget {
     // Gone tracks are unsubscribed, so the worker frees them and their m-lines go
     // inactive. Ids are never reused: a publisher who comes back has new ones.
     const gone = [...this.subscribed].filter((id) => !live.has(id));
-    for (const id of gone) { this.subscribed.delete(id); this.askedAt.delete(id); }
+    for (const id of gone) { this.subscribed.delete(id); this.pending.delete(id); }
     for (let i = 0; i < gone.length; i += 32) this.send({ type: "media.unsubscribe", tracks: gone.slice(i, i + 32) });
     const wanted = [...live].filter((id) => !this.subscribed.has(id));
     for (let i = 0; i < wanted.length; i += 32) {
       const chunk = wanted.slice(i, i + 32);
-      for (const id of chunk) { this.subscribed.add(id); this.pending.push(id); this.askedAt.set(id, performance.now()); }
+      for (const id of chunk) { this.subscribed.add(id); this.pending.set(id, performance.now()); }
       this.send({ type: "media.subscribe", tracks: chunk });
     }
     this.refreshLabels();
@@ -442,8 +443,8 @@ export class Media extends EventTarget {
 
   /** The worker refused a subscribe (a track went away meanwhile): ask again from the list. */
   onSubscribeError() {
-    for (const id of this.pending) { this.subscribed.delete(id); this.askedAt.delete(id); }
-    this.pending = [];
+    for (const id of this.pending.keys()) this.subscribed.delete(id);
+    this.pending.clear();
     setTimeout(() => this.onTracks([...this.trackInfo.values()]), 500);
   }
 
@@ -451,18 +452,17 @@ export class Media extends EventTarget {
     if (msg.tracks && typeof msg.tracks === "object") {
       for (const [mid, id] of Object.entries(msg.tracks)) {
         this.midToTrack.set(mid, id);
-        this.pending = this.pending.filter((p) => p !== id);
-        this.askedAt.delete(id);
+        this.pending.delete(id);
       }
       return;
     }
     // Without the worker's {mid: track} map: new m-sections come in subscription order.
     const mids = [...msg.sdp.matchAll(/^a=mid:(\S+)/gm)].map((m) => m[1]);
     for (const mid of mids) {
-      if (!this.midToTrack.has(mid) && this.pending.length) {
-        const id = this.pending.shift();
+      if (!this.midToTrack.has(mid) && this.pending.size) {
+        const id = this.pending.keys().next().value;
         this.midToTrack.set(mid, id);
-        this.askedAt.delete(id);
+        this.pending.delete(id);
       }
     }
   }
@@ -476,7 +476,7 @@ export class Media extends EventTarget {
       this.sub = null;
       this.midToTrack.clear();
       const carried = new Set(Object.values(msg.tracks || {}));
-      for (const id of [...this.subscribed]) if (!carried.has(id) && !this.pending.includes(id)) this.subscribed.delete(id);
+      for (const id of [...this.subscribed]) if (!carried.has(id) && !this.pending.has(id)) this.subscribed.delete(id);
       setTimeout(() => this.onTracks([...this.trackInfo.values()]), 0);
     }
     if (!this.sub) {
