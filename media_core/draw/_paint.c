@@ -76,19 +76,9 @@ fail:
 static int
 is_int64_format(const char *format)
 {
-    if (format == NULL) {
-        return 0;
-    }
-    if (*format == '@' || *format == '=' || (PY_LITTLE_ENDIAN && *format == '<') ||
-        (!PY_LITTLE_ENDIAN && *format == '>')) {
-        format++;
-    }
-    if (format[0] == '\0' || format[1] != '\0') {
-        return 0;
-    }
+    char code = format_code(format);
     /* numpy exports int64 and intp as 'l' on LP64 and as 'q' elsewhere. */
-    return format[0] == 'q' || format[0] == 'n' ||
-           (format[0] == 'l' && sizeof(long) == 8);
+    return code == 'q' || code == 'n' || (code == 'l' && sizeof(long) == 8);
 }
 
 /* A read-only contiguous view of int64 (itemsize 8) or byte (itemsize 1) items. */

@@ -59,4 +59,19 @@ span(const Py_buffer *view)
     return (view->shape[0] - 1) * view->strides[0] + view->shape[1];
 }
 
+/* The one item code of a buffer's format ("<q", "=i", "l", ...) in native
+ * byte order, or 0 for anything else (several items, a foreign order). */
+static char
+format_code(const char *format)
+{
+    if (format == NULL) {
+        return 0;
+    }
+    if (*format == '@' || *format == '=' || (PY_LITTLE_ENDIAN && *format == '<') ||
+        (!PY_LITTLE_ENDIAN && *format == '>')) {
+        format++;
+    }
+    return format[0] != '\0' && format[1] == '\0' ? format[0] : 0;
+}
+
 #endif /* MEDIA_CORE_DRAW_PLANES_H */

@@ -35,17 +35,8 @@
 static int
 is_int32_format(const char *format)
 {
-    if (format == NULL) {
-        return 0;
-    }
-    if (*format == '@' || *format == '=' || (PY_LITTLE_ENDIAN && *format == '<') ||
-        (!PY_LITTLE_ENDIAN && *format == '>')) {
-        format++;
-    }
-    if (format[0] == '\0' || format[1] != '\0') {
-        return 0;
-    }
-    return format[0] == 'i' || (format[0] == 'l' && sizeof(long) == 4);
+    char code = format_code(format);
+    return code == 'i' || (code == 'l' && sizeof(long) == 4);
 }
 
 /* The covered box on the luma plane, chroma-aligned: [x0, x1) x [y0, y1)
@@ -127,9 +118,8 @@ cover_row(uint8_t *restrict row, Py_ssize_t count, double px, double py, double 
  * ``mask`` (``pitch`` bytes a row, zeroed by the caller). */
 static void
 cover(uint8_t *mask, Py_ssize_t pitch, Box box, const int32_t *pts, Py_ssize_t n,
-      double half)
+      double reach)
 {
-    double reach = half + 1.0;
     for (Py_ssize_t s = 0; s < (n > 1 ? n - 1 : 1); s++) {
         const int32_t *a = pts + 2 * s, *b = n > 1 ? a + 2 : a;
         double ax = a[0] / 16.0, ay = a[1] / 16.0;
@@ -255,9 +245,9 @@ stroke(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
     }
     Py_ssize_t n = points->shape[0];
-    double half = thickness / 2.0;
-    Box box = n ? cover_box(points->buf, n, half + 1.0, cols, rows)
-                : (Box){0, 0, 0, 0};
+    /* Coverage reaches half the thickness and the 1-pixel ramp beyond. */
+    double reach = thickness / 2.0 + 1.0;
+    Box box = n ? cover_box(points->buf, n, reach, cols, rows) : (Box){0, 0, 0, 0};
     if (box.x1 > box.x0) {
         /* Even width and height, so every chroma sample's 2x2 block is in it. */
         Py_ssize_t pitch = (box.x1 - box.x0 + 1) & ~(Py_ssize_t)1;
@@ -267,7 +257,7 @@ stroke(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             PyErr_NoMemory();
             goto fail;
         }
-        cover(mask, pitch, box, points->buf, n, half);
+        cover(mask, pitch, box, points->buf, n, reach);
         blend(views, mask, pitch, box, views[4].buf);
         PyMem_Free(mask);
     }
