@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -24,25 +25,30 @@ from media_core.vitals import VitalsSimulator
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 
+async def _drive(world, url: str, **options: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """A STEMI ambulance of the world's crew, 5 km out, seed 3, with a new token."""
+    _token, raw = await sync_to_async(device_token_create)(
+        user=world.paramedic, name="sim"
+    )
+    return await drive(
+        base_url=url,
+        token=raw,
+        scenario="stemi",
+        hospital_id=world.hospital.pk,
+        start_offset_km=5.0,
+        seed=3,
+        log=lambda line: None,
+        **options,
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(120)
 async def test_simulated_ambulance_streams_and_arrives(
     world, live_server_url, redis_layer
 ) -> None:  # type: ignore[no-untyped-def]
     """Four seconds of STEMI: ECG and numerics stored in full, fixes sent, arrived."""
-    _token, raw = await sync_to_async(device_token_create)(
-        user=world.paramedic, name="sim"
-    )
-    summary = await drive(
-        base_url=live_server_url,
-        token=raw,
-        scenario="stemi",
-        duration=4.0,
-        hospital_id=world.hospital.pk,
-        start_offset_km=5.0,
-        seed=3,
-        log=lambda line: None,
-    )
+    summary = await _drive(world, live_server_url, duration=4.0)
 
     def facts() -> tuple[str, int, int, int]:
         case = EmergencyCase.objects.get(pk=summary["case"])
@@ -105,21 +111,8 @@ async def test_resumed_ambulance_carries_on_with_the_crews_case(
         at=timezone.now() - timedelta(seconds=5),
         speed_mps=12.0,
     )
-    _token, raw = await sync_to_async(device_token_create)(
-        user=world.paramedic, name="sim"
-    )
-    common = dict(
-        base_url=live_server_url,
-        token=raw,
-        scenario="stemi",
-        duration=1.0,
-        hospital_id=world.hospital.pk,
-        start_offset_km=5.0,
-        seed=3,
-        log=lambda line: None,
-    )
-    resumed = await drive(**common, resume=True)
-    fresh = await drive(**common)
+    resumed = await _drive(world, live_server_url, duration=1.0, resume=True)
+    fresh = await _drive(world, live_server_url, duration=1.0)
 
     def facts() -> tuple[str, str, int, int, dict, tuple[float, float]]:
         first = VitalsBatch.objects.get(

@@ -100,10 +100,18 @@ async def drive(
         end[0] + degrees * 0.8,
         end[1] + degrees * 0.6 / math.cos(math.radians(end[0])),
     )
-    case = None
-    if resume:
-        case = await _resumable(base_url, token, hospital["id"], scenario)
-    if case is None:
+    case = (
+        await _resumable(base_url, token, hospital["id"], scenario) if resume else None
+    )
+    offset = 0
+    if case is not None:
+        # A resumed patient carries on along its scenario from where its vitals
+        # so far left it (whole seconds keep the ECG on its 250 Hz grid), and
+        # the ambulance drives on from where it was last seen.
+        offset = await _vitals_age(base_url, token, case)
+        if case["position"]:
+            start = (case["position"]["lat"], case["position"]["lon"])
+    else:
         case = await asyncio.to_thread(
             _http,
             "POST",
@@ -119,12 +127,6 @@ async def drive(
             },
         )
     case_id = case["id"]
-    # A resumed patient carries on along its scenario from where its vitals
-    # so far left it (whole seconds keep the ECG on its 250 Hz grid).
-    offset = await _vitals_age(base_url, token, case) if resume else 0
-    if resume and case.get("position"):
-        # ... and drives on from where it was last seen.
-        start = (case["position"]["lat"], case["position"]["lon"])
     if case["status"] == "opened":
         await asyncio.to_thread(
             _http,
